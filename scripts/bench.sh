@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Prints BENCHMARKS.md: the machine and date, then the markdown that each scripts/bench.d/*.sh prints, in name order.
+# Each section measures its subject and a baseline in the same run, so a noisy shared machine moves both together.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$(go env GOPATH)/bin:$PATH"
+echo "# Lomuz benchmarks"
+echo
+echo "Written by \`make bench\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
+echo
+echo "- machine: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+echo "- cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "- go: $(go version | awk '{print $3}')"
+echo
+for s in scripts/bench.d/*.sh; do
+  [ -e "$s" ] || continue
+  echo "running $s" >&2
+  "$s"
+  echo
+done

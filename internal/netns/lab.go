@@ -31,9 +31,9 @@ type Lab struct {
 	t  testing.TB
 	id string
 
-	mu     sync.Mutex
-	nss    []*NS
-	procs  []*Proc
+	mu    sync.Mutex
+	nss   []*NS
+	procs []*Proc
 }
 
 // NS is one network namespace of a lab.

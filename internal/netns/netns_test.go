@@ -209,7 +209,7 @@ func TestConnectRouteShape(t *testing.T) {
 }
 
 func TestLeftoversOfDeadRunsRemoved(t *testing.T) {
-	New(t) // root check
+	New(t)                  // root check
 	const deadPid = 4194304 // above any pid_max: never alive
 	if processAlive(deadPid) {
 		t.Skip("pid unexpectedly alive")

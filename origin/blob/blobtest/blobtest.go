@@ -422,11 +422,11 @@ func testList(t *testing.T, s blob.Store) {
 		t.Fatalf("List(\"\") = %v, want %v", got, sorted)
 	}
 	for prefix, want := range map[string][]string{
-		"m/t1/": {"m/t1/a", "m/t1/b"},
-		"m/t1":  {"m/t1-x/a", "m/t1.y", "m/t1/a", "m/t1/b", "m/t10/a"},
-		"m/t":   {"m/t1-x/a", "m/t1.y", "m/t1/a", "m/t1/b", "m/t10/a", "m/t2/a"},
-		"r/":    {"r/z"},
-		"nope/": nil,
+		"m/t1/":         {"m/t1/a", "m/t1/b"},
+		"m/t1":          {"m/t1-x/a", "m/t1.y", "m/t1/a", "m/t1/b", "m/t10/a"},
+		"m/t":           {"m/t1-x/a", "m/t1.y", "m/t1/a", "m/t1/b", "m/t10/a", "m/t2/a"},
+		"r/":            {"r/z"},
+		"nope/":         nil,
 		"m/t1/a/deeper": nil,
 	} {
 		if got := listKeys(t, s, prefix); !slices.Equal(got, want) {

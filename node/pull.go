@@ -1,0 +1,157 @@
+package node
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"slices"
+	"time"
+)
+
+// The pull rule: for each blob the store needs, exactly one live node with an uplink pulls it from the cloud, chosen by
+// rendezvous (highest-random-weight) hashing of (blob, node id). Every node computes the same ranking from the same
+// membership, so no coordination message is needed; when membership changes only the blobs whose top node changed move.
+// The others fetch the blob from a peer once it is held there. A node higher in the ranking that does not start, or
+// stops making progress, is skipped after a bound, so the next-ranked node takes over; a partitioned LAN computes the
+// ranking over the nodes it can see, so each side pulls at most once.
+
+// pullScore is the rendezvous weight of node for blob: the first 8 bytes of sha256("lomuz/pull/v1" || blob || 0 || node).
+func pullScore(blob, node string) uint64 {
+	h := sha256.New()
+	h.Write([]byte("lomuz/pull/v1"))
+	h.Write([]byte(blob))
+	h.Write([]byte{0})
+	h.Write([]byte(node))
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint64(h.Sum(sum[:0])[:8])
+}
+
+// rankPullers returns nodes ordered by descending rendezvous weight for blob (ties, which need a hash collision, by id).
+// The input is not modified.
+func rankPullers(blob string, nodes []string) []string {
+	type scored struct {
+		id    string
+		score uint64
+	}
+	s := make([]scored, len(nodes))
+	for i, n := range nodes {
+		s[i] = scored{n, pullScore(blob, n)}
+	}
+	slices.SortFunc(s, func(a, b scored) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return cmpString(a.id, b.id)
+	})
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = x.id
+	}
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// pullAction is what a node should do about one blob it needs.
+type pullAction int
+
+const (
+	// pullWait: a higher-ranked node is pulling (or may still start); wait for it to hold the blob.
+	pullWait pullAction = iota
+	// pullFromCloud: this node is the puller.
+	pullFromCloud
+	// pullFromPeer: a live peer holds the verified blob; fetch it over the LAN from Source.
+	pullFromPeer
+)
+
+func (a pullAction) String() string {
+	switch a {
+	case pullWait:
+		return "wait"
+	case pullFromCloud:
+		return "cloud"
+	case pullFromPeer:
+		return "peer"
+	}
+	return "unknown"
+}
+
+// pullDecision is the outcome of decidePull.
+type pullDecision struct {
+	Action pullAction
+	// Source is the peer to fetch from (pullFromPeer) or the node being waited for (pullWait; empty when no
+	// candidate with an uplink is live at all).
+	Source string
+}
+
+// peerBlob is what this node has observed of one peer's copy of one blob.
+type peerBlob struct {
+	Held     bool          // the peer's inventory lists the blob as held (verified on its side)
+	Fetching bool          // the peer's inventory lists the blob as being fetched
+	Bytes    int64         // bytes the peer reported so far
+	Progress time.Duration // this node's monotonic reading when it last saw Bytes grow (or the fetch start)
+}
+
+// pullInput is everything decidePull needs; it is gathered by the core from membership, the crdt inventory and its
+// own observations.
+type pullInput struct {
+	Blob  string
+	Self  string
+	Now   time.Duration // this node's monotonic clock
+	Since time.Duration // when this node first learned the store needs the blob (monotonic)
+	// Uplinked lists the live nodes (self included when it has one) whose uplink works, as far as gossip says.
+	Uplinked []string
+	// Peers maps live peers (self excluded) to what they hold or fetch of Blob; absent means neither.
+	Peers map[string]peerBlob
+	// BadSources are peers that served bytes that failed verification; they are never used as a source.
+	BadSources map[string]bool
+	// StartGrace is how long a higher-ranked node has to start fetching once the need is known; StallAfter how long
+	// it may go without progress before the next node takes over.
+	StartGrace, StallAfter time.Duration
+}
+
+// decidePull applies the pull rule for one blob. It is pure.
+func decidePull(in pullInput) pullDecision {
+	// A verified copy on the LAN beats any cloud pull. Among several holders, spread the load by rendezvous too.
+	var holders []string
+	for id, pb := range in.Peers {
+		if pb.Held && !in.BadSources[id] {
+			holders = append(holders, id)
+		}
+	}
+	if len(holders) > 0 {
+		return pullDecision{Action: pullFromPeer, Source: rankPullers(in.Blob+"/lan/"+in.Self, holders)[0]}
+	}
+	var waitFor string
+	for _, id := range rankPullers(in.Blob, in.Uplinked) {
+		if id == in.Self {
+			return pullDecision{Action: pullFromCloud}
+		}
+		if in.BadSources[id] {
+			continue // a node that served bad bytes is not trusted to pull for the store either
+		}
+		pb := in.Peers[id]
+		if pb.Fetching && in.Now-pb.Progress < in.StallAfter {
+			return pullDecision{Action: pullWait, Source: id}
+		}
+		if !pb.Fetching && in.Now-in.Since < in.StartGrace {
+			return pullDecision{Action: pullWait, Source: id}
+		}
+		// Higher-ranked node stalled or never started: it is skipped, the next in rank decides.
+		if waitFor == "" {
+			waitFor = id
+		}
+	}
+	// No live node with an uplink would pull (this node has none either): wait; the blob may come from a peer later.
+	return pullDecision{Action: pullWait, Source: waitFor}
+}

@@ -1,0 +1,219 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// handle serves one inbound blob stream.
+func (t *Host) handle(s network.Stream) {
+	remote := s.Conn().RemotePeer()
+	if !t.gater.ok(remote) { // revoked between the handshake and this stream
+		_ = s.Reset()
+		return
+	}
+	_ = s.SetReadDeadline(time.Now().Add(t.cfg.RequestTimeout))
+	buf := make([]byte, requestLen)
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.cfg.Log.Warn("blob request unreadable", "peer", remote, "err", err)
+		_ = s.Reset()
+		return
+	}
+	req, err := decodeRequest(buf)
+	if err != nil {
+		t.reply(s, header{Status: StatusBadRequest, Msg: err.Error()})
+		return
+	}
+	if t.cfg.Open == nil {
+		t.reply(s, header{Status: StatusNotFound, Msg: "this peer serves no blobs"})
+		return
+	}
+	r, size, err := t.cfg.Open(req.SHA)
+	if err != nil {
+		st := StatusError
+		if errors.Is(err, ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			st = StatusNotFound
+		}
+		t.reply(s, header{Status: st, Msg: err.Error()})
+		return
+	}
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close()
+	}
+	if req.Offset > size {
+		t.reply(s, header{Status: StatusBadRequest, Msg: fmt.Sprintf("offset %d beyond size %d", req.Offset, size)})
+		return
+	}
+	if _, err := r.Seek(req.Offset, io.SeekStart); err != nil {
+		t.reply(s, header{Status: StatusError, Msg: "seek: " + err.Error()})
+		return
+	}
+	w := &stallWriter{s: s, stall: t.cfg.StallTimeout}
+	if _, err := w.Write(header{Status: StatusOK, Size: size}.encode()); err != nil {
+		_ = s.Reset()
+		return
+	}
+	n, err := io.CopyBuffer(w, io.LimitReader(r, size-req.Offset), make([]byte, t.cfg.CopyBuffer))
+	if err == nil && n != size-req.Offset {
+		err = fmt.Errorf("blob shorter than its size: %d of %d bytes", n, size-req.Offset)
+	}
+	if err != nil {
+		t.cfg.Log.Warn("blob stream failed", "peer", remote, "sha256", fmt.Sprintf("%x", req.SHA), "err", err)
+		_ = s.Reset() // the client must see a failure, not a clean end
+		return
+	}
+	_ = s.Close()
+}
+
+func (t *Host) reply(s network.Stream, h header) {
+	_ = s.SetWriteDeadline(time.Now().Add(t.cfg.StallTimeout))
+	if _, err := s.Write(h.encode()); err != nil {
+		_ = s.Reset()
+		return
+	}
+	_ = s.Close()
+}
+
+// stallWriter refreshes the write deadline before every write: a peer that stops reading for StallTimeout fails
+// the write.
+type stallWriter struct {
+	s     network.Stream
+	stall time.Duration
+}
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	_ = w.s.SetWriteDeadline(time.Now().Add(w.stall))
+	return w.s.Write(p)
+}
+
+// Fetch asks peer id for the blob sha from offset and writes the bytes [offset, size) to w, in order, calling
+// progress (if not nil) with the number of bytes written so far after each write. It returns the blob's whole size
+// as the peer announced it. It verifies nothing about the content: the caller hashes it. On error, the bytes
+// already written are valid up to the count progress last reported (resume from offset+that). Errors wrap
+// ErrNotFound, ErrNotAllowed, ErrStalled, ErrBadPeer, or are network errors. w and progress are used only during
+// the call, from the calling goroutine.
+func (t *Host) Fetch(ctx context.Context, id string, sha [32]byte, offset int64, w io.Writer,
+	progress func(written int64)) (size int64, err error) {
+	if offset < 0 {
+		return 0, fmt.Errorf("transfer: negative offset %d", offset)
+	}
+	pid, err := peer.Decode(id)
+	if err != nil {
+		return 0, fmt.Errorf("transfer: peer id %q: %w", id, err)
+	}
+	if !t.gater.ok(pid) {
+		return 0, fmt.Errorf("%w: %s", ErrNotAllowed, id)
+	}
+	select {
+	case t.fetchSem <- struct{}{}:
+		defer func() { <-t.fetchSem }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	dctx, cancel := context.WithTimeout(ctx, t.cfg.DialTimeout)
+	s, err := t.h.NewStream(dctx, pid, protocol.ID(ProtocolID))
+	cancel()
+	if err != nil {
+		if !t.gater.ok(pid) {
+			return 0, fmt.Errorf("%w: %s", ErrNotAllowed, id)
+		}
+		return 0, fmt.Errorf("transfer: open stream to %s: %w", id, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
+	size, err = t.fetch(s, sha, offset, w, progress)
+	if err != nil {
+		_ = s.Reset()
+		if ctx.Err() != nil {
+			return size, ctx.Err()
+		}
+		return size, err
+	}
+	_ = s.Close()
+	return size, nil
+}
+
+func (t *Host) fetch(s network.Stream, sha [32]byte, offset int64, w io.Writer, progress func(int64)) (int64, error) {
+	_ = s.SetWriteDeadline(time.Now().Add(t.cfg.StallTimeout))
+	if _, err := s.Write(request{SHA: sha, Offset: offset}.encode()); err != nil {
+		return 0, fmt.Errorf("transfer: send request: %w", stallErr(err))
+	}
+	_ = s.CloseWrite()
+	r := &stallReader{s: s, stall: t.cfg.StallTimeout}
+	h, err := readHeader(r, t.cfg.MaxBlobSize)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrStalled) ||
+			errors.Is(err, network.ErrReset) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: %v", ErrBadPeer, err)
+	}
+	switch h.Status {
+	case StatusOK:
+	case StatusNotFound:
+		return 0, fmt.Errorf("%w: %s", ErrNotFound, h.Msg)
+	default:
+		return 0, fmt.Errorf("transfer: peer answered %v: %s", h.Status, h.Msg)
+	}
+	if offset > h.Size {
+		return h.Size, fmt.Errorf("%w: offset %d beyond announced size %d", ErrBadPeer, offset, h.Size)
+	}
+	want := h.Size - offset
+	buf := make([]byte, t.cfg.CopyBuffer)
+	var got int64
+	for got < want {
+		n, err := r.Read(buf[:min(int64(len(buf)), want-got)])
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return h.Size, fmt.Errorf("transfer: write: %w", werr)
+			}
+			got += int64(n)
+			if progress != nil {
+				progress(got)
+			}
+		}
+		if err == io.EOF && got < want {
+			return h.Size, fmt.Errorf("%w: stream ended after %d of %d bytes", ErrBadPeer, got, want)
+		}
+		if err != nil && err != io.EOF {
+			return h.Size, fmt.Errorf("transfer: read after %d of %d bytes: %w", got, want, err)
+		}
+	}
+	// The announced size is a promise: one byte more is a broken peer.
+	var one [1]byte
+	if n, err := r.Read(one[:]); n > 0 {
+		return h.Size, fmt.Errorf("%w: more bytes than the announced size %d", ErrBadPeer, h.Size)
+	} else if err != io.EOF {
+		return h.Size, fmt.Errorf("transfer: end of stream: %w", err)
+	}
+	return h.Size, nil
+}
+
+// stallReader refreshes the read deadline before every read and turns a deadline into ErrStalled.
+type stallReader struct {
+	s     network.Stream
+	stall time.Duration
+}
+
+func (r *stallReader) Read(p []byte) (int, error) {
+	_ = r.s.SetReadDeadline(time.Now().Add(r.stall))
+	n, err := r.s.Read(p)
+	return n, stallErr(err)
+}
+
+func stallErr(err error) error {
+	var ne net.Error // yamux's deadline error is its own type, a net.Error with Timeout() true
+	if err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("%w: %v", ErrStalled, err)
+	}
+	return err
+}

@@ -361,4 +361,3 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
-

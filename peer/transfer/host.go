@@ -247,9 +247,9 @@ func (g *gater) ok(p peer.ID) bool {
 	return g.allowed[p]
 }
 
-func (g *gater) InterceptPeerDial(p peer.ID) bool                    { return g.ok(p) }
-func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool     { return g.ok(p) }
-func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool          { return true }
+func (g *gater) InterceptPeerDial(p peer.ID) bool                 { return g.ok(p) }
+func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.ok(p) }
+func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
 func (g *gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
 	return g.ok(p)
 }

@@ -281,4 +281,3 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
-

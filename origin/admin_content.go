@@ -1,0 +1,406 @@
+package origin
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/lomuz/lomuz/origin/api"
+	"github.com/lomuz/lomuz/origin/blob"
+	"github.com/lomuz/lomuz/origin/catalog"
+)
+
+func (s *Server) contentRoutes(a func(string, http.HandlerFunc)) {
+	a("POST /v1/assets", s.createAsset)
+	a("GET /v1/assets", s.listAssets)
+	a("GET /v1/assets/{id}", s.getAsset)
+	a("PUT /v1/assets/{id}", s.updateAsset)
+	a("DELETE /v1/assets/{id}", s.deleteAsset)
+	a("PUT /v1/assets/{id}/file", s.uploadAsset)
+	a("POST /v1/playlists", s.createPlaylist)
+	a("GET /v1/playlists", s.listPlaylists)
+	a("GET /v1/playlists/{id}", s.getPlaylist)
+	a("PUT /v1/playlists/{id}", s.putPlaylist)
+	a("DELETE /v1/playlists/{id}", s.deletePlaylist)
+	a("POST /v1/schedules", s.createSchedule)
+	a("GET /v1/schedules", s.listSchedules)
+	a("GET /v1/schedules/{id}", s.getSchedule)
+	a("PUT /v1/schedules/{id}", s.putSchedule)
+	a("DELETE /v1/schedules/{id}", s.deleteSchedule)
+}
+
+func applyAssetInput(a *catalog.Asset, in api.AssetInput) {
+	a.Kind, a.Title, a.Artist, a.ISRC = catalog.AssetKind(in.Kind), in.Title, in.Artist, in.ISRC
+	a.CueInMS, a.CueOutMS, a.EmergencyEligible = in.CueInMS, in.CueOutMS, in.EmergencyEligible
+	a.ValidFrom, a.ValidUntil = derefTime(in.ValidFrom), derefTime(in.ValidUntil)
+}
+
+func (s *Server) createAsset(w http.ResponseWriter, r *http.Request) {
+	var in api.AssetInput
+	if err := decode(r, api.MaxAdminBody, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a := catalog.Asset{ID: uuid.NewString(), TenantID: tenantOf(r), State: catalog.AssetPending}
+	applyAssetInput(&a, in)
+	if err := s.cat.Update(r.Context(), a.TenantID, func(tx catalog.Tx) error { return tx.PutAsset(a) }); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusCreated, assetToWire(a))
+}
+
+func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
+	o, err := listOptions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page, err := s.cat.ListAssets(r.Context(), tenantOf(r), o)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := api.Page[api.Asset]{Items: []api.Asset{}, Next: page.Next}
+	for _, a := range page.Assets {
+		out.Items = append(out.Items, assetToWire(a))
+	}
+	writeJSON(w, r, http.StatusOK, out)
+}
+
+func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.cat.GetAsset(r.Context(), tenantOf(r), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, assetToWire(a))
+}
+
+func (s *Server) updateAsset(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var in api.AssetInput
+	if err := decode(r, api.MaxAdminBody, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var a catalog.Asset
+	err = s.cat.Update(r.Context(), tenantOf(r), func(tx catalog.Tx) error {
+		if a, err = tx.GetAsset(id); err != nil {
+			return err
+		}
+		applyAssetInput(&a, in)
+		return s.publishAsset(tx, a, a.State == catalog.AssetReady)
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, assetToWire(a))
+}
+
+func (s *Server) deleteAsset(w http.ResponseWriter, r *http.Request) {
+	s.deleteBy(w, r, func(tx catalog.Tx, id string) error {
+		a, err := tx.GetAsset(id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteAsset(id); err != nil {
+			return err
+		}
+		if a.State == catalog.AssetReady {
+			return s.putRecord(tx, assetKey(id), catalog.TenantScope, nil)
+		}
+		return nil
+	})
+}
+
+// uploadAsset streams an asset's master into the blob store under its content key, checking the sha256 the
+// caller declares (query parameter sha256) and the size bound, then records it and runs the ingest step. Bytes
+// that do not match the declared digest are not stored and the asset is unchanged.
+func (s *Server) uploadAsset(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	sha := r.URL.Query().Get("sha256")
+	if !api.ValidSHA256(sha) {
+		writeProblem(w, api.BadField("sha256", "query parameter sha256 (the file's lowercase hex sha256) is required"))
+		return
+	}
+	if r.ContentLength > s.cfg.MaxUploadBytes {
+		writeProblem(w, api.NewProblem(http.StatusRequestEntityTooLarge, api.ProblemTooLarge,
+			"file of %d bytes exceeds the upload limit of %d bytes", r.ContentLength, s.cfg.MaxUploadBytes))
+		return
+	}
+	tenant := tenantOf(r)
+	if _, err := s.cat.GetAsset(r.Context(), tenant, id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes)
+	md := md5.New()
+	opts := blob.PutOptions{SHA256: sha, Size: max(r.ContentLength, 0)}
+	key := blob.ContentKey(sha)
+	info, err := s.blobs.Put(r.Context(), key, io.TeeReader(body, md), opts)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeProblem(w, api.NewProblem(http.StatusRequestEntityTooLarge, api.ProblemTooLarge,
+			"file exceeds the upload limit of %d bytes", s.cfg.MaxUploadBytes))
+		return
+	} else if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var a catalog.Asset
+	err = s.cat.Update(r.Context(), tenant, func(tx catalog.Tx) error {
+		if a, err = tx.GetAsset(id); err != nil {
+			return err
+		}
+		a.SHA256, a.MD5, a.Size, a.MasterKey = info.SHA256, hex.EncodeToString(md.Sum(nil)), info.Size, key
+		if a.State != catalog.AssetReady {
+			// A ready asset keeps serving its current rendition until the new one is finished.
+			a.State, a.FailReason = catalog.AssetPending, ""
+		}
+		return tx.PutAsset(a)
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.ingester.Ingest(r.Context(), tenant, id, key); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if a, err = s.cat.GetAsset(r.Context(), tenant, id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, assetToWire(a))
+}
+
+func (s *Server) createPlaylist(w http.ResponseWriter, r *http.Request) {
+	s.writePlaylist(w, r, uuid.NewString(), http.StatusCreated)
+}
+
+func (s *Server) putPlaylist(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writePlaylist(w, r, id, http.StatusOK)
+}
+
+func (s *Server) writePlaylist(w http.ResponseWriter, r *http.Request, id string, status int) {
+	var in api.PlaylistInput
+	if err := decode(r, api.MaxAdminBody, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p := catalog.Playlist{ID: id, TenantID: tenantOf(r), Name: in.Name, AssetIDs: normIDs(in.AssetIDs)}
+	err := s.cat.Update(r.Context(), p.TenantID, func(tx catalog.Tx) error {
+		if status == http.StatusOK {
+			if _, err := tx.GetPlaylist(id); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutPlaylist(p); err != nil {
+			return err
+		}
+		return s.putRecord(tx, playlistKey(id), catalog.TenantScope, playlistToWire(p))
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, status, playlistToWire(p))
+}
+
+func (s *Server) listPlaylists(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.cat.ListPlaylists(r.Context(), tenantOf(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := api.Page[api.Playlist]{Items: []api.Playlist{}}
+	for _, p := range ps {
+		out.Items = append(out.Items, playlistToWire(p))
+	}
+	writeJSON(w, r, http.StatusOK, out)
+}
+
+func (s *Server) getPlaylist(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.cat.GetPlaylist(r.Context(), tenantOf(r), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, playlistToWire(p))
+}
+
+func (s *Server) deletePlaylist(w http.ResponseWriter, r *http.Request) {
+	s.deleteBy(w, r, func(tx catalog.Tx, id string) error {
+		if err := tx.DeletePlaylist(id); err != nil {
+			return err
+		}
+		return s.putRecord(tx, playlistKey(id), catalog.TenantScope, nil)
+	})
+}
+
+func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) {
+	s.writeSchedule(w, r, uuid.NewString(), http.StatusCreated)
+}
+
+func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writeSchedule(w, r, id, http.StatusOK)
+}
+
+// writeSchedule stores a schedule and its record. A schedule's scope is fixed at creation: moving it to another
+// store would leave its old store's devices holding it.
+func (s *Server) writeSchedule(w http.ResponseWriter, r *http.Request, id string, status int) {
+	var in api.ScheduleInput
+	if err := decode(r, api.MaxAdminBody, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	sc := catalog.Schedule{ID: id, TenantID: tenantOf(r), PlaylistID: normID(in.PlaylistID), Priority: in.Priority,
+		DateFrom: in.DateFrom, DateTo: in.DateTo, Weekdays: sortedUnique(in.Weekdays), Start: in.Start, End: in.End}
+	if in.Scope != api.ScopeTenant {
+		sc.StoreID = normID(in.StoreID)
+	}
+	if in.Scope == api.ScopeZone {
+		sc.ZoneID = normID(in.ZoneID)
+	}
+	for _, sr := range in.SpotRules {
+		sc.SpotRules = append(sc.SpotRules, catalog.SpotRule{PlaylistID: normID(sr.PlaylistID),
+			EveryNTracks: sr.EveryNTracks, EveryNMinutes: sr.EveryNMinutes, At: sortedUnique(sr.At)})
+	}
+	err := s.cat.Update(r.Context(), sc.TenantID, func(tx catalog.Tx) error {
+		if sc.ZoneID != "" {
+			z, err := tx.GetZone(sc.ZoneID)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return api.BadField("zone_id", "zone %s not found", sc.ZoneID)
+			} else if err != nil {
+				return err
+			}
+			if sc.StoreID != "" && sc.StoreID != z.StoreID {
+				return api.BadField("zone_id", "zone %s is not a zone of store %s", sc.ZoneID, sc.StoreID)
+			}
+			sc.StoreID = z.StoreID
+		}
+		if status == http.StatusOK {
+			old, err := tx.GetSchedule(id)
+			if err != nil {
+				return err
+			}
+			if scheduleScope(old) != scheduleScope(sc) {
+				return api.BadField("scope", "a schedule cannot move to another store; delete it and create another")
+			}
+		}
+		if err := tx.PutSchedule(sc); err != nil {
+			return err
+		}
+		return s.putRecord(tx, scheduleKey(id), scheduleScope(sc), scheduleToWire(sc))
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, status, scheduleToWire(sc))
+}
+
+func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
+	storeID, err := queryID(r, "store_id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	scs, err := s.cat.ListSchedules(r.Context(), tenantOf(r), catalog.ScheduleFilter{StoreID: storeID})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := api.Page[api.Schedule]{Items: []api.Schedule{}}
+	for _, sc := range scs {
+		out.Items = append(out.Items, scheduleToWire(sc))
+	}
+	writeJSON(w, r, http.StatusOK, out)
+}
+
+func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	sc, err := s.cat.GetSchedule(r.Context(), tenantOf(r), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, scheduleToWire(sc))
+}
+
+func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
+	s.deleteBy(w, r, func(tx catalog.Tx, id string) error {
+		sc, err := tx.GetSchedule(id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteSchedule(id); err != nil {
+			return err
+		}
+		return s.putRecord(tx, scheduleKey(id), scheduleScope(sc), nil)
+	})
+}
+
+// normID lower-cases a validated UUID so ids compare as the catalog stores them.
+func normID(s string) string {
+	if id, err := uuid.Parse(s); err == nil {
+		return id.String()
+	}
+	return s
+}
+
+func normIDs(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = normID(id)
+	}
+	return out
+}
+
+func sortedUnique[T int | string](v []T) []T {
+	if len(v) == 0 {
+		return nil
+	}
+	out := slices.Clone(v)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

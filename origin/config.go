@@ -1,0 +1,153 @@
+package origin
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config tunes one origin server. Start from DefaultConfig and change what differs; New calls validate.
+type Config struct {
+	// Listen is the TCP address Serve binds. Loopback by default: exposing origin is a deliberate choice.
+	Listen string
+	// MaxInFlight bounds concurrent device requests (enroll, sync, plays). Past it, origin answers 429 with
+	// Retry-After at once rather than queueing: after an outage every device of a chain syncs at the same time,
+	// and a queue would only turn overload into timeouts. 0 disables shedding.
+	MaxInFlight int
+	// RetryAfter is the base delay (seconds) sent with a 429; each answer adds up to RetryAfter of jitter so shed
+	// devices do not come back together. Within [1, 3600].
+	RetryAfter int
+	// SyncInterval is the delay (seconds) suggested to devices between syncs; they add their own jitter.
+	SyncInterval int
+	// MaxUploadBytes bounds one uploaded asset master, in bytes.
+	MaxUploadBytes int64
+	// EnrollTokenTTL is how long a new enrollment token stays redeemable when the request does not say.
+	EnrollTokenTTL time.Duration
+	// CDNPrefix, when set, makes download URLs and /v1/blobs/ redirects point at <CDNPrefix><sha256>, a CDN in
+	// front of this origin (or of the bucket). Must be an absolute http(s) URL.
+	CDNPrefix string
+	// Presign makes download URLs and /v1/blobs/ redirects presigned GETs of the blob store, when the store can
+	// presign (S3). Ignored with CDNPrefix set.
+	Presign bool
+	// PresignTTL is the validity of a presigned URL. Devices fetch within minutes of a sync; a longer TTL only
+	// widens the window a leaked URL is good for.
+	PresignTTL time.Duration
+	// AuthCacheTTL bounds how long a verified device credential or admin token is remembered by one server
+	// process, so the no-change sync does not read the devices table every time. A revoked credential keeps
+	// working for at most this long on a server that saw it just before. 0 disables the cache.
+	AuthCacheTTL time.Duration
+	// StateCacheTTL bounds how long one server reuses a (revision, state hash) read for a store. A device that
+	// reports a newer revision than the cached one always bypasses it, so no device is ever sent backwards.
+	// 0 disables the cache.
+	StateCacheTTL time.Duration
+	// SyncLogBatch and SyncLogWindow group sync-log and telemetry writes: up to SyncLogBatch reports, or what
+	// arrived within SyncLogWindow, are written in one RecordSyncs call. The sync answer waits for its batch to
+	// be durable, so an acknowledged sync's record is never lost.
+	SyncLogBatch  int
+	SyncLogWindow time.Duration
+	// PageSize is the records read per catalog call while building a manifest.
+	PageSize int
+	// ReadHeaderTimeout, IdleTimeout and WriteTimeout protect the HTTP server from slow clients. WriteTimeout
+	// bounds the whole answer, blob downloads included, so it is generous.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	WriteTimeout      time.Duration
+}
+
+// DefaultConfig is a single-box origin on loopback.
+func DefaultConfig() Config {
+	return Config{
+		Listen:            "127.0.0.1:8080",
+		MaxInFlight:       512,
+		RetryAfter:        30,
+		SyncInterval:      600,
+		MaxUploadBytes:    1 << 30,
+		EnrollTokenTTL:    7 * 24 * time.Hour,
+		PresignTTL:        15 * time.Minute,
+		AuthCacheTTL:      2 * time.Second,
+		StateCacheTTL:     250 * time.Millisecond,
+		SyncLogBatch:      256,
+		SyncLogWindow:     2 * time.Millisecond,
+		PageSize:          5000,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		WriteTimeout:      30 * time.Minute,
+	}
+}
+
+// validate fills zero values from DefaultConfig and rejects nonsense.
+func (c *Config) validate() error {
+	d := DefaultConfig()
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.MaxInFlight < 0 {
+		return errors.New("origin: MaxInFlight must be >= 0")
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = d.RetryAfter
+	}
+	if c.RetryAfter < 1 || c.RetryAfter > 3600 {
+		return fmt.Errorf("origin: RetryAfter %d outside [1, 3600] seconds", c.RetryAfter)
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = d.SyncInterval
+	}
+	if c.SyncInterval < 10 || c.SyncInterval > 86400 {
+		return fmt.Errorf("origin: SyncInterval %d outside [10, 86400] seconds", c.SyncInterval)
+	}
+	if c.MaxUploadBytes == 0 {
+		c.MaxUploadBytes = d.MaxUploadBytes
+	}
+	if c.MaxUploadBytes < 0 {
+		return errors.New("origin: MaxUploadBytes must be > 0")
+	}
+	if c.EnrollTokenTTL == 0 {
+		c.EnrollTokenTTL = d.EnrollTokenTTL
+	}
+	if c.PresignTTL == 0 {
+		c.PresignTTL = d.PresignTTL
+	}
+	if c.EnrollTokenTTL < time.Minute || c.PresignTTL < time.Minute || c.PresignTTL > 7*24*time.Hour {
+		return errors.New("origin: EnrollTokenTTL >= 1m and PresignTTL within [1m, 7d]")
+	}
+	if c.CDNPrefix != "" {
+		u, err := url.Parse(c.CDNPrefix)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("origin: CDNPrefix %q is not an absolute http(s) URL", c.CDNPrefix)
+		}
+		if !strings.HasSuffix(c.CDNPrefix, "/") {
+			c.CDNPrefix += "/"
+		}
+	}
+	if c.AuthCacheTTL < 0 || c.AuthCacheTTL > time.Minute || c.StateCacheTTL < 0 || c.StateCacheTTL > 10*time.Second {
+		return errors.New("origin: AuthCacheTTL within [0, 1m] and StateCacheTTL within [0, 10s]")
+	}
+	if c.SyncLogBatch == 0 {
+		c.SyncLogBatch = d.SyncLogBatch
+	}
+	if c.SyncLogWindow == 0 {
+		c.SyncLogWindow = d.SyncLogWindow
+	}
+	if c.SyncLogBatch < 1 || c.SyncLogBatch > 10000 || c.SyncLogWindow < 0 || c.SyncLogWindow > time.Second {
+		return errors.New("origin: SyncLogBatch within [1, 10000] and SyncLogWindow within [0, 1s]")
+	}
+	if c.PageSize == 0 {
+		c.PageSize = d.PageSize
+	}
+	if c.PageSize < 1 || c.PageSize > 10000 {
+		return fmt.Errorf("origin: PageSize %d outside [1, 10000]", c.PageSize)
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Peer bulk transfer: a libp2p blob fetch (peer/transfer) against a plain HTTPS GET (Go net/http, TLS 1.3,
+# self-signed certificate) of the same file, between the same two network namespaces over one veth, unshaped and
+# shaped to 1 Gbit/s with tc. Needs root (network namespaces); prints a markdown section.
+# LOMUZ_BENCH_BYTES sets the file size (default 256 MiB); BENCH_COUNT the transfers per variant (default 3).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+count="${BENCH_COUNT:-3}"
+bin="$(mktemp -d)/transfer.test"
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+echo "## Peer transfer: libp2p vs HTTPS between two namespaces"
+echo
+if [ "$(id -u)" != 0 ]; then
+  echo "Skipped: needs root to create network namespaces."
+  exit 0
+fi
+go test -c -o "$bin" ./peer/transfer >&2
+out="$("$bin" -test.run '^$' -test.bench BenchmarkLANThroughput -test.benchtime "${count}x" -test.count 1 2>&1)" || {
+  echo "$out" >&2
+  echo "Benchmark failed; see stderr."
+  exit 1
+}
+size=$(( ${LOMUZ_BENCH_BYTES:-268435456} / 1048576 ))
+echo "One ${size} MiB blob, ${count} transfers per variant after a warm-up, one stream. CPU is user+system of both"
+echo "processes (server and client) per GB moved. Targets (1 Gbit/s link): libp2p >= 0.9x HTTPS throughput,"
+echo "<= 1.5x its CPU per GB. The HTTPS row of each link is the baseline, measured in the same run."
+echo
+echo "$out" | awk '
+  /^BenchmarkLANThroughput\// {
+    split($1, p, "/"); link = p[2]; v = p[3]; sub(/-[0-9]+$/, "", v)
+    for (i = 2; i <= NF; i++) { if ($(i) == "MB/s") mbs = $(i-1); if ($(i) == "cpu-s/GB") cpu = $(i-1) }
+    key = link "/" v; MB[key] = mbs; CPU[key] = cpu
+    if (!(link in seenl)) { seenl[link] = 1; links[++nl] = link }
+    if (!(v in seenv)) { seenv[v] = 1; vars[++nv] = v }
+  }
+  END {
+    print "| link | transport | MB/s | Gbit/s | CPU s/GB | throughput vs HTTPS | CPU vs HTTPS | target |"
+    print "|---|---|---:|---:|---:|---:|---:|---|"
+    for (i = 1; i <= nl; i++) for (j = 1; j <= nv; j++) {
+      l = links[i]; v = vars[j]; k = l "/" v; b = l "/https"
+      if (!(k in MB)) continue
+      tr = MB[k] / MB[b]; cr = CPU[k] / CPU[b]
+      tgt = "baseline"
+      if (v != "https") {
+        tgt = (l == "1gbit") ? sprintf("%s / %s", (tr >= 0.9 ? "met" : "MISSED"), (cr <= 1.5 ? "met" : "MISSED")) : "(no target)"
+      }
+      printf "| %s | %s | %.0f | %.2f | %.2f | %.2fx | %.2fx | %s |\n", l, v, MB[k], MB[k] * 8 / 1000, CPU[k], tr, cr, tgt
+    }
+  }'

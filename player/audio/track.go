@@ -1,0 +1,174 @@
+package audio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+
+	"github.com/gopxl/beep/v2"
+	"github.com/gopxl/beep/v2/flac"
+	"github.com/gopxl/beep/v2/mp3"
+	"github.com/gopxl/beep/v2/vorbis"
+	"github.com/gopxl/beep/v2/wav"
+)
+
+// Codec names a container/codec the engine decodes.
+type Codec string
+
+const (
+	CodecMP3    Codec = "mp3"
+	CodecVorbis Codec = "vorbis" // Ogg Vorbis
+	CodecFLAC   Codec = "flac"
+	CodecWAV    Codec = "wav" // RIFF WAVE, PCM
+)
+
+// NoCrossfade as Track.Crossfade makes the track start without overlapping the previous one.
+const NoCrossfade time.Duration = -1
+
+// Bounds on what a Track may say; they come from the catalog, so they are checked like any outside input.
+const (
+	maxTrackIDLen = 256
+	maxCue        = 24 * time.Hour
+	minLUFS       = -70.0 // ebur128's absolute gate
+	maxLUFS       = 6.0
+	minRate       = 8000
+	maxRate       = 384000
+)
+
+// Errors a caller may compare with errors.Is.
+var (
+	ErrInvalidTrack = errors.New("audio: invalid track")
+	ErrUnknownCodec = errors.New("audio: unknown codec")
+	ErrClosed       = errors.New("audio: engine stopped")
+)
+
+// Track is one asset to play, as the node core describes it.
+type Track struct {
+	// ID identifies the track in events (the asset id). 1-256 bytes.
+	ID string
+	// Path is the file to play. Exactly one of Path and Open is set.
+	Path string
+	// Open opens the bytes to play (the built-in jingle, a blob from another store). The engine closes what it
+	// returns. It is called once, from Prepare or Play.
+	Open func() (io.ReadSeekCloser, error)
+	// Codec is a hint used only when the file's first bytes do not identify it; empty means sniff only.
+	Codec Codec
+	// LoudnessLUFS is the asset's integrated loudness as measured by ffmpeg's ebur128 filter on the file as it is
+	// (a mono file measured as mono). 0 means unknown: the track plays at unity gain.
+	LoudnessLUFS float64
+	// CueIn skips the start of the file; CueOut (0 = the end) ends it early. Both from the file's start.
+	CueIn, CueOut time.Duration
+	// Crossfade is the overlap with the previous track when this one follows it: 0 takes the engine's default,
+	// NoCrossfade none, otherwise at most EngineConfig.MaxCrossfade.
+	Crossfade time.Duration
+}
+
+func (t Track) validate(cfg *EngineConfig) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w %q: %s", ErrInvalidTrack, t.ID, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case t.ID == "" || len(t.ID) > maxTrackIDLen:
+		return bad("id must be 1-%d bytes", maxTrackIDLen)
+	case (t.Path == "") == (t.Open == nil):
+		return bad("exactly one of Path and Open must be set")
+	case t.Codec != "" && t.Codec != CodecMP3 && t.Codec != CodecVorbis && t.Codec != CodecFLAC && t.Codec != CodecWAV:
+		return bad("codec %q not one of mp3, vorbis, flac, wav", t.Codec)
+	case math.IsNaN(t.LoudnessLUFS) || t.LoudnessLUFS < minLUFS || t.LoudnessLUFS > maxLUFS:
+		return bad("loudness %v LUFS outside [%v, %v]", t.LoudnessLUFS, minLUFS, maxLUFS)
+	case t.CueIn < 0 || t.CueIn > maxCue:
+		return bad("cue in %v outside [0, %v]", t.CueIn, maxCue)
+	case t.CueOut != 0 && (t.CueOut <= t.CueIn || t.CueOut > maxCue):
+		return bad("cue out %v must be after cue in %v and at most %v", t.CueOut, t.CueIn, maxCue)
+	case t.Crossfade != NoCrossfade && (t.Crossfade < 0 || t.Crossfade > cfg.MaxCrossfade):
+		return bad("crossfade %v outside [0, %v]", t.Crossfade, cfg.MaxCrossfade)
+	}
+	return nil
+}
+
+// crossfade is the overlap this track asks for when it follows another, before limits by length.
+func (t Track) crossfade(cfg *EngineConfig) time.Duration {
+	switch t.Crossfade {
+	case NoCrossfade:
+		return 0
+	case 0:
+		return cfg.Crossfade
+	}
+	return t.Crossfade
+}
+
+// sniff identifies a codec from the first bytes of a file; "" when unknown.
+func sniff(h []byte) Codec {
+	switch {
+	case len(h) >= 12 && bytes.Equal(h[0:4], []byte("RIFF")) && bytes.Equal(h[8:12], []byte("WAVE")):
+		return CodecWAV
+	case len(h) >= 4 && bytes.Equal(h[0:4], []byte("fLaC")):
+		return CodecFLAC
+	case len(h) >= 4 && bytes.Equal(h[0:4], []byte("OggS")):
+		return CodecVorbis
+	case len(h) >= 3 && bytes.Equal(h[0:3], []byte("ID3")):
+		return CodecMP3
+	case len(h) >= 2 && h[0] == 0xFF && h[1]&0xE0 == 0xE0: // MPEG audio frame sync
+		return CodecMP3
+	}
+	return ""
+}
+
+// openTrack opens the track's bytes and its decoder. Third-party decoders may panic on hostile input: a panic
+// becomes an error.
+func openTrack(t Track) (dec beep.StreamSeekCloser, format beep.Format, codec Codec, err error) {
+	var rc io.ReadSeekCloser
+	if t.Open != nil {
+		rc, err = t.Open()
+	} else {
+		rc, err = os.Open(t.Path)
+	}
+	if err != nil {
+		return nil, format, "", fmt.Errorf("open: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s decoder panicked: %v", codec, r)
+		}
+		if err != nil {
+			rc.Close()
+			dec = nil
+		}
+	}()
+	var head [12]byte
+	n, err := io.ReadFull(rc, head[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, format, "", fmt.Errorf("read header: %w", err)
+	}
+	if _, err := rc.Seek(0, io.SeekStart); err != nil {
+		return nil, format, "", fmt.Errorf("seek: %w", err)
+	}
+	codec = sniff(head[:n])
+	if codec == "" {
+		codec = t.Codec
+	}
+	switch codec {
+	case CodecMP3:
+		dec, format, err = mp3.Decode(rc)
+	case CodecVorbis:
+		dec, format, err = vorbis.Decode(rc)
+	case CodecFLAC:
+		dec, format, err = flac.Decode(rc)
+	case CodecWAV:
+		dec, format, err = wav.Decode(rc)
+	default:
+		return nil, format, "", fmt.Errorf("%w: first bytes %x", ErrUnknownCodec, head[:n])
+	}
+	if err != nil {
+		return nil, format, codec, err
+	}
+	if format.SampleRate < minRate || format.SampleRate > maxRate || format.NumChannels < 1 || format.NumChannels > 2 {
+		dec.Close()
+		return nil, format, codec, fmt.Errorf("%s: unsupported format %d Hz, %d channels", codec, format.SampleRate, format.NumChannels)
+	}
+	return dec, format, codec, nil
+}

@@ -1,0 +1,319 @@
+package crdt
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Catalog is the map of origin-signed records, keyed by Key. Merge keeps the winning record per key (recordWins);
+// deletions are tombstones. Beside the records it tracks:
+//   - the watermark W: the catalog is complete through revision W, meaning it holds the current version of every
+//     key whose current version (at origin, now) has a revision <= W. Keys only ever move to higher revisions, so
+//     the claim stays true as origin moves on. W rises when origin sends every change since a revision at or below
+//     W, or when a peer complete through a higher W sends every record above ours (a covering delta). A record of
+//     revision <= W for a key not held here is therefore outdated (its key moved on, or was deleted and the
+//     tombstone pruned) and is ignored as stale.
+//   - the horizon H: the highest revision of a deletion this replica has forgotten (a pruned tombstone, or a record
+//     removed by an origin full resync). A peer whose watermark is below H may still hold what was deleted, so it
+//     gets a reset (the fingerprints of every key held here) and drops its records of revision <= H whose key is
+//     not among them.
+//
+// The zero Catalog is not usable; it lives inside a State.
+type Catalog struct {
+	recs       map[string]Record
+	hash       StateHash
+	watermark  uint64
+	horizon    uint64
+	tombstones int
+}
+
+func newCatalog() *Catalog { return &Catalog{recs: make(map[string]Record)} }
+
+// Get returns the record held for key, tombstone or not.
+func (c *Catalog) Get(key string) (Record, bool) { r, ok := c.recs[key]; return r, ok }
+
+// Len returns the number of records held, tombstones included.
+func (c *Catalog) Len() int { return len(c.recs) }
+
+// Tombstones returns the number of tombstones held.
+func (c *Catalog) Tombstones() int { return c.tombstones }
+
+// Watermark returns the revision through which the catalog is complete.
+func (c *Catalog) Watermark() uint64 { return c.watermark }
+
+// Horizon returns the highest revision of a forgotten deletion.
+func (c *Catalog) Horizon() uint64 { return c.horizon }
+
+// StateHash returns the StateHash over the live (non-tombstone) records.
+func (c *Catalog) StateHash() StateHash { return c.hash }
+
+// Records returns every record held (tombstones too) whose key starts with prefix ("" for all, "asset/" for one
+// kind), sorted by key. The records share their byte slices with the catalog: read-only.
+func (c *Catalog) Records(prefix string) []Record {
+	out := make([]Record, 0)
+	for k, r := range c.recs {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// KeyRev names one version of a record.
+type KeyRev struct {
+	Key string
+	Rev uint64
+}
+
+// CatalogSummary says what a replica's catalog holds: complete through Watermark, plus the records above it
+// (Extras, sorted by key; at most Config.MaxSummaryExtras of them, Truncated when there were more).
+type CatalogSummary struct {
+	Watermark uint64
+	Extras    []KeyRev
+	Truncated bool
+}
+
+// CatalogDelta carries records and, optionally, two claims about them:
+//   - coverage: when To > From, the delta holds every record of the sender with a revision in (From, To] (except
+//     those the receiver said it holds), and the sender is complete through To; a receiver complete through From
+//     or more becomes complete through To.
+//   - reset: when Reset, Survivors holds the sorted fingerprints (keyFingerprint) of every key the sender holds, and
+//     the sender, complete through at least Horizon, has forgotten deletions up to Horizon; the receiver drops its
+//     records of revision <= Horizon whose key is not a survivor (deleted, or outdated by a newer version above
+//     Horizon), and adopts Horizon.
+//
+// Records are sorted by (Rev, Key), unique by key.
+type CatalogDelta struct {
+	From, To  uint64
+	Reset     bool
+	Horizon   uint64
+	Survivors []uint64
+	Records   []Record
+}
+
+func (d *CatalogDelta) empty() bool { return len(d.Records) == 0 && d.To <= d.From && !d.Reset }
+
+// keyFingerprint is 64 bits of sha256 of the key: enough to tell a store's keys apart (a collision only keeps a
+// deleted record alive until the next origin sync), and an eighth of the key's size on the wire.
+func keyFingerprint(key string) uint64 {
+	s := sha256.Sum256([]byte("lomuz/key/v1" + key))
+	return binary.BigEndian.Uint64(s[:8])
+}
+
+func compareRecordOrder(a, b Record) int {
+	if a.Rev != b.Rev {
+		if a.Rev < b.Rev {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a.Key, b.Key)
+}
+
+// summary builds the catalog part of a Summary.
+func (c *Catalog) summary(maxExtras int) CatalogSummary {
+	s := CatalogSummary{Watermark: c.watermark}
+	for k, r := range c.recs {
+		if r.Rev > c.watermark {
+			if len(s.Extras) == maxExtras {
+				s.Truncated = true
+				continue
+			}
+			s.Extras = append(s.Extras, KeyRev{Key: k, Rev: r.Rev})
+		}
+	}
+	if s.Truncated {
+		// Keep a deterministic subset: the lowest keys.
+		s.Extras = s.Extras[:0]
+		for _, k := range sortedKeys(c.recs) {
+			if r := c.recs[k]; r.Rev > c.watermark && len(s.Extras) < maxExtras {
+				s.Extras = append(s.Extras, KeyRev{Key: k, Rev: r.Rev})
+			}
+		}
+	}
+	slices.SortFunc(s.Extras, func(a, b KeyRev) int { return strings.Compare(a.Key, b.Key) })
+	return s
+}
+
+// deltaFor returns what a replica with summary s lacks: every record above its watermark that it does not hold at
+// that revision or newer, a coverage claim up to our watermark, and a reset when it is behind our horizon.
+func (c *Catalog) deltaFor(s CatalogSummary) CatalogDelta {
+	var d CatalogDelta
+	has := make(map[string]uint64, len(s.Extras))
+	for _, e := range s.Extras {
+		has[e.Key] = e.Rev
+	}
+	for k, r := range c.recs {
+		if r.Rev <= s.Watermark {
+			continue
+		}
+		if rev, ok := has[k]; ok && rev >= r.Rev {
+			continue
+		}
+		d.Records = append(d.Records, r)
+	}
+	slices.SortFunc(d.Records, compareRecordOrder)
+	if c.watermark > s.Watermark {
+		d.From, d.To = s.Watermark, c.watermark
+	}
+	if c.horizon > s.Watermark {
+		d.Reset, d.Horizon = true, c.horizon
+		d.Survivors = make([]uint64, 0, len(c.recs))
+		for k := range c.recs {
+			d.Survivors = append(d.Survivors, keyFingerprint(k))
+		}
+		slices.Sort(d.Survivors)
+		d.Survivors = slices.Compact(d.Survivors)
+	}
+	return d
+}
+
+// catalogResult collects what a merge changed.
+type catalogResult struct {
+	entered  []Record // records that entered (new key or a winning version)
+	rejected int      // failed verification or another tenant's
+	stale    int      // at or below the watermark for a key not held
+	removed  int      // dropped by a reset or a full resync
+}
+
+// put merges one verified record; it reports whether the record entered. fromOrigin skips the staleness check:
+// origin only ever sends the current version of a key.
+func (c *Catalog) put(r Record, fromOrigin bool, res *catalogResult) bool {
+	old, ok := c.recs[r.Key]
+	if !ok {
+		if r.Rev <= c.watermark && !fromOrigin {
+			res.stale++
+			return false
+		}
+	} else if !recordWins(r, old) {
+		return false
+	}
+	if ok {
+		c.drop(old)
+	}
+	c.recs[r.Key] = r
+	if r.Deleted {
+		c.tombstones++
+	} else {
+		c.hash.Add(r.Key, r.Rev)
+	}
+	res.entered = append(res.entered, r)
+	return true
+}
+
+// drop removes a held record from the map and the counters.
+func (c *Catalog) drop(r Record) {
+	delete(c.recs, r.Key)
+	if r.Deleted {
+		c.tombstones--
+	} else {
+		c.hash.Remove(r.Key, r.Rev)
+	}
+}
+
+func (c *Catalog) merge(d *CatalogDelta, tenant string, verify Verifier, res *catalogResult) {
+	if d.Reset {
+		keep := make(map[uint64]struct{}, len(d.Survivors))
+		for _, f := range d.Survivors {
+			keep[f] = struct{}{}
+		}
+		for k, r := range c.recs {
+			if r.Rev > d.Horizon {
+				continue
+			}
+			if _, ok := keep[keyFingerprint(k)]; !ok {
+				c.drop(r)
+				res.removed++
+			}
+		}
+		c.horizon = max(c.horizon, d.Horizon)
+	}
+	rejected := 0
+	for _, r := range d.Records {
+		if r.Tenant != tenant || verify == nil || !verify(r) {
+			rejected++
+			continue
+		}
+		c.put(r, false, res)
+	}
+	res.rejected += rejected
+	// A covering delta with a rejected record does not cover: the genuine record may be missing.
+	if rejected == 0 && d.To > d.From && d.From <= c.watermark && d.To > c.watermark {
+		c.watermark = d.To
+	}
+}
+
+// OriginUpdate is what origin's sync answer says about the catalog: Records are every change in (From, To], or,
+// when Full, the complete set of live records at revision To (tombstones optional).
+type OriginUpdate struct {
+	From, To uint64
+	Full     bool
+	Records  []Record
+}
+
+func (c *Catalog) applyOrigin(u *OriginUpdate, tenant string, verify Verifier, res *catalogResult) error {
+	if u.To < u.From {
+		return fmt.Errorf("crdt: origin update from revision %d to %d: goes backwards", u.From, u.To)
+	}
+	// Everything is checked before anything changes: origin's answer is applied whole or not at all.
+	for _, r := range u.Records {
+		if err := r.Validate(); err != nil {
+			return err
+		}
+		if r.Rev > u.To || (!u.Full && r.Rev <= u.From) {
+			return fmt.Errorf("crdt: origin update (%d, %d]: record %s has revision %d", u.From, u.To, r.Key, r.Rev)
+		}
+		if r.Tenant != tenant {
+			return fmt.Errorf("crdt: origin update: record %s of tenant %q in tenant %q's state", r.Key, clip(r.Tenant), tenant)
+		}
+		if verify == nil || !verify(r) {
+			return fmt.Errorf("crdt: origin update: record %s revision %d: signature does not verify", r.Key, r.Rev)
+		}
+	}
+	if u.Full {
+		sent := make(map[string]struct{}, len(u.Records))
+		for _, r := range u.Records {
+			sent[r.Key] = struct{}{}
+		}
+		removed := false
+		for k, r := range c.recs {
+			if _, ok := sent[k]; !ok && r.Rev <= u.To {
+				c.drop(r)
+				res.removed++
+				removed = true
+			}
+		}
+		// The deletions behind the removed records happened at unknown revisions up to To.
+		if removed && u.To > c.horizon {
+			c.horizon = u.To
+		}
+	}
+	for _, r := range u.Records {
+		c.put(r, true, res)
+	}
+	if (u.Full || u.From <= c.watermark) && u.To > c.watermark {
+		c.watermark = u.To
+	}
+	return nil
+}
+
+// prune forgets tombstones of revision <= upTo (and never above the watermark: a tombstone above it may still be
+// needed to know that the record is not merely missing). It returns how many it forgot.
+func (c *Catalog) prune(upTo uint64) int {
+	upTo = min(upTo, c.watermark)
+	n := 0
+	for _, r := range c.recs {
+		if r.Deleted && r.Rev <= upTo {
+			c.drop(r)
+			n++
+			if r.Rev > c.horizon {
+				c.horizon = r.Rev
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,298 @@
+package crdt
+
+import (
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// BlobState is what a node says about one blob.
+type BlobState uint8
+
+const (
+	// BlobRemoved marks a blob the node no longer holds nor fetches (a tombstone until compacted).
+	BlobRemoved BlobState = 0
+	// BlobHeld: the node holds the blob, verified, and can serve it.
+	BlobHeld BlobState = 1
+	// BlobFetching: the node is fetching the blob; Bytes and ProgressMS say how far and when it last moved.
+	BlobFetching BlobState = 2
+)
+
+func (s BlobState) String() string {
+	switch s {
+	case BlobRemoved:
+		return "removed"
+	case BlobHeld:
+		return "held"
+	case BlobFetching:
+		return "fetching"
+	}
+	return fmt.Sprintf("BlobState(%d)", uint8(s))
+}
+
+// BlobItem is one node's word about one blob, written by that node at its Counter-th inventory write.
+type BlobItem struct {
+	SHA     [32]byte
+	Counter uint64
+	State   BlobState
+	// Bytes is the prefix length fetched so far (BlobFetching only; 0 otherwise).
+	Bytes uint64
+	// ProgressMS is when Bytes last grew, in unix milliseconds of trusted time (BlobFetching only; 0 otherwise).
+	ProgressMS int64
+}
+
+func (b BlobItem) validate() error {
+	switch b.State {
+	case BlobRemoved, BlobHeld:
+		if b.Bytes != 0 || b.ProgressMS != 0 {
+			return fmt.Errorf("crdt: blob %x: progress on a %v blob", b.SHA[:6], b.State)
+		}
+	case BlobFetching:
+	default:
+		return fmt.Errorf("crdt: blob %x: unknown state %d", b.SHA[:6], b.State)
+	}
+	if b.Counter == 0 {
+		return fmt.Errorf("crdt: blob %x: counter 0 (counters start at 1)", b.SHA[:6])
+	}
+	return nil
+}
+
+// invEntry is one node's inventory as known here. Each write of the owner takes the next counter and rewrites one
+// item. version: every write up to it is known (a contiguous prefix); max: the highest counter seen; base: writes up
+// to it that removed a blob have been compacted away (a missing item at or below base is a removed one).
+type invEntry struct {
+	version, max, base uint64
+	items              map[[32]byte]BlobItem
+	tombs              int
+}
+
+// Inventory is the per-node map of blobs held and being fetched. Each node writes only its own entry (through
+// State); everyone merges everyone's. The zero Inventory is not usable; it lives inside a State.
+type Inventory struct {
+	entries map[string]*invEntry
+}
+
+func newInventory() *Inventory { return &Inventory{entries: make(map[string]*invEntry)} }
+
+func (v *Inventory) entry(node string) *invEntry {
+	e := v.entries[node]
+	if e == nil {
+		e = &invEntry{items: make(map[[32]byte]BlobItem)}
+		v.entries[node] = e
+	}
+	return e
+}
+
+// Nodes returns the nodes with an inventory entry, sorted.
+func (v *Inventory) Nodes() []string { return sortedKeys(v.entries) }
+
+// Version returns the contiguous write counter known for node.
+func (v *Inventory) Version(node string) uint64 {
+	if e := v.entries[node]; e != nil {
+		return e.version
+	}
+	return 0
+}
+
+// Blob returns what node said last about the blob (ok false when nothing is known, or it was removed).
+func (v *Inventory) Blob(node string, sha [32]byte) (BlobItem, bool) {
+	if e := v.entries[node]; e != nil {
+		if it, ok := e.items[sha]; ok && it.State != BlobRemoved {
+			return it, true
+		}
+	}
+	return BlobItem{}, false
+}
+
+// Holders returns the nodes that hold the blob, sorted.
+func (v *Inventory) Holders(sha [32]byte) []string {
+	var out []string
+	for n, e := range v.entries {
+		if e.items[sha].State == BlobHeld {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Fetchers returns the nodes fetching the blob with their progress, sorted by node.
+func (v *Inventory) Fetchers(sha [32]byte) []NodeBlob {
+	var out []NodeBlob
+	for n, e := range v.entries {
+		if it := e.items[sha]; it.State == BlobFetching {
+			out = append(out, NodeBlob{Node: n, Item: it})
+		}
+	}
+	slices.SortFunc(out, func(a, b NodeBlob) int { return strings.Compare(a.Node, b.Node) })
+	return out
+}
+
+// Items returns node's live items (held or fetching), sorted by sha.
+func (v *Inventory) Items(node string) []BlobItem {
+	e := v.entries[node]
+	if e == nil {
+		return nil
+	}
+	out := make([]BlobItem, 0, len(e.items)-e.tombs)
+	for _, it := range e.items {
+		if it.State != BlobRemoved {
+			out = append(out, it)
+		}
+	}
+	slices.SortFunc(out, func(a, b BlobItem) int { return compareSHA(a.SHA, b.SHA) })
+	return out
+}
+
+func compareSHA(a, b [32]byte) int { return strings.Compare(string(a[:]), string(b[:])) }
+
+// NodeBlob is one node's item, as reported in Changes and by Fetchers.
+type NodeBlob struct {
+	Node string
+	Item BlobItem
+}
+
+// SHAHex is the item's sha256 in lowercase hex.
+func (n NodeBlob) SHAHex() string { return hex.EncodeToString(n.Item.SHA[:]) }
+
+// write records the owner's new word about a blob; it returns false when nothing changed (no counter is taken).
+// tombLimit is how many removal tombstones the entry keeps before compacting them all.
+func (e *invEntry) write(it BlobItem, tombLimit int) (BlobItem, bool) {
+	old, had := e.items[it.SHA]
+	if (!had && it.State == BlobRemoved) ||
+		(had && old.State == it.State && old.Bytes == it.Bytes && old.ProgressMS == it.ProgressMS) {
+		return old, false
+	}
+	e.max++
+	e.version = e.max
+	it.Counter = e.max
+	e.set(it)
+	if e.tombs > tombLimit {
+		e.compact(e.version)
+	}
+	return it, true
+}
+
+// set replaces the item for its sha, keeping the tombstone count.
+func (e *invEntry) set(it BlobItem) {
+	if old, ok := e.items[it.SHA]; ok && old.State == BlobRemoved {
+		e.tombs--
+	}
+	if it.State == BlobRemoved {
+		e.tombs++
+	}
+	e.items[it.SHA] = it
+	if it.Counter > e.max {
+		e.max = it.Counter
+	}
+}
+
+// compact forgets removal tombstones written at or before base.
+func (e *invEntry) compact(base uint64) {
+	if base <= e.base {
+		return
+	}
+	e.base = base
+	for sha, it := range e.items {
+		if it.State == BlobRemoved && it.Counter <= base {
+			delete(e.items, sha)
+			e.tombs--
+		}
+	}
+}
+
+// InventoryDelta carries writes of one node's inventory, sorted by Counter. When To > From it claims every write in
+// (From, To] that the receiver lacks; Full means Items are every item the sender holds for the node, removals up to
+// Base compacted away, so the receiver drops its items at or below Base that are not in the delta.
+type InventoryDelta struct {
+	Node     string
+	From, To uint64
+	Full     bool
+	Base     uint64
+	Items    []BlobItem
+}
+
+func (e *invEntry) deltaFor(node string, have uint64) (InventoryDelta, bool) {
+	if e.max <= have && e.version <= have {
+		return InventoryDelta{}, false
+	}
+	d := InventoryDelta{Node: node}
+	if have < e.base {
+		d.Full, d.Base, d.To = true, e.base, e.version
+		d.Items = make([]BlobItem, 0, len(e.items))
+		for _, it := range e.items {
+			d.Items = append(d.Items, it)
+		}
+	} else {
+		for _, it := range e.items {
+			if it.Counter > have {
+				d.Items = append(d.Items, it)
+			}
+		}
+		if e.version > have {
+			d.From, d.To = have, e.version
+		}
+	}
+	slices.SortFunc(d.Items, func(a, b BlobItem) int { return cmpU64(a.Counter, b.Counter) })
+	return d, true
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// merge applies a delta for this entry; changed gets every item whose state changed here (for Changes and relay).
+func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)) {
+	if d.Full && d.Base > e.base {
+		in := make(map[[32]byte]struct{}, len(d.Items))
+		for _, it := range d.Items {
+			in[it.SHA] = struct{}{}
+		}
+		for sha, it := range e.items {
+			if _, ok := in[sha]; !ok && it.Counter <= d.Base {
+				if it.State == BlobRemoved {
+					e.tombs--
+				} else {
+					changed(it, BlobItem{SHA: sha, State: BlobRemoved, Counter: d.Base})
+				}
+				delete(e.items, sha)
+			}
+		}
+		e.compact(d.Base)
+	}
+	for _, it := range d.Items {
+		old, ok := e.items[it.SHA]
+		if ok && old.Counter >= it.Counter {
+			continue
+		}
+		if !ok && it.Counter <= max(e.base, e.version) {
+			// Complete through version (and compacted through base): a missing item written there has been
+			// overwritten or removed since, so this one is outdated.
+			continue
+		}
+		if it.State == BlobRemoved && it.Counter <= e.base {
+			delete(e.items, it.SHA)
+			if old.State == BlobRemoved {
+				e.tombs--
+			} else {
+				changed(old, it)
+			}
+			continue
+		}
+		e.set(it)
+		changed(old, it)
+	}
+	if d.To > d.From && (d.Full || d.From <= e.version) && d.To > e.version {
+		e.version = d.To
+	}
+	if e.version > e.max {
+		e.max = e.version
+	}
+}

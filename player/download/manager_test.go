@@ -1,0 +1,401 @@
+package download
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lomuz/lomuz/player/cache"
+)
+
+// harness runs a Manager over a real cache and collects its events.
+type harness struct {
+	t      *testing.T
+	c      *cache.Cache
+	m      *Manager
+	cancel context.CancelFunc
+	served chan error
+
+	mu     sync.Mutex
+	events []Event
+	got    chan Event
+}
+
+func newHarness(t *testing.T, cfg Config, quota int64) *harness {
+	t.Helper()
+	ccfg := cache.DefaultConfig(t.TempDir())
+	ccfg.QuotaBytes = quota
+	c, err := cache.Open(ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BackoffMin == 0 {
+		cfg.BackoffMin, cfg.BackoffMax = time.Millisecond, 5*time.Millisecond
+	}
+	m, err := New(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, c: c, m: m, served: make(chan error, 1), got: make(chan Event, 1024)}
+	t.Cleanup(func() { h.stop(); c.Close() })
+	return h
+}
+
+func (h *harness) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.served <- h.m.Serve(ctx) }()
+	go func() {
+		for {
+			select {
+			case e := <-h.m.Events():
+				h.mu.Lock()
+				h.events = append(h.events, e)
+				h.mu.Unlock()
+				h.got <- e
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	if err := <-h.served; !errors.Is(err, context.Canceled) {
+		h.t.Errorf("Serve = %v", err)
+	}
+}
+
+// await returns the first Done or Failed event for each of shas (Retrying events are kept in h.events).
+func (h *harness) await(shas ...string) map[string]Event {
+	h.t.Helper()
+	want := map[string]bool{}
+	for _, s := range shas {
+		want[s] = true
+	}
+	out := map[string]Event{}
+	timeout := time.After(30 * time.Second)
+	for len(out) < len(want) {
+		select {
+		case e := <-h.got:
+			if want[e.SHA256] && e.Kind != Retrying {
+				out[e.SHA256] = e
+			}
+		case <-timeout:
+			h.t.Fatalf("timed out with %d of %d downloads finished; progress %+v", len(out), len(want), h.m.Progress())
+		}
+	}
+	return out
+}
+
+func (h *harness) retries(sha string) []Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Event
+	for _, e := range h.events {
+		if e.SHA256 == sha && e.Kind == Retrying {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (h *harness) content(sha string) []byte {
+	h.t.Helper()
+	f, err := h.c.Open(sha)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	return b
+}
+
+func TestDownloadsInstallVerified(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	srv := newBlobServer(t)
+	h := newHarness(t, Config{Source: srv.source()}, 0)
+	var shas []string
+	var reqs []Request
+	for i := 0; i < 6; i++ {
+		sha, _ := srv.add(rng, 50_000+i*10_000)
+		shas = append(shas, sha)
+		reqs = append(reqs, Request{SHA256: sha, Size: int64(50_000 + i*10_000), Priority: Priority(i % 3)})
+	}
+	if err := h.m.Enqueue(reqs...); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	for sha, e := range h.await(shas...) {
+		if e.Kind != Done {
+			t.Fatalf("%s: %v %v", sha[:8], e.Kind, e.Err)
+		}
+		if !bytes.Equal(h.content(sha), srv.blobs[sha]) {
+			t.Fatalf("%s: content differs", sha[:8])
+		}
+	}
+	if p := h.m.Progress(); len(p) != 0 {
+		t.Fatalf("queue not empty: %+v", p)
+	}
+	// Held blobs are not downloaded again.
+	before := srv.totalSent()
+	if err := h.m.Enqueue(reqs...); err != nil || len(h.m.Progress()) != 0 || srv.totalSent() != before {
+		t.Fatalf("re-enqueue of held blobs: %v %+v", err, h.m.Progress())
+	}
+}
+
+func TestEnqueueRejectsBadRequests(t *testing.T) {
+	srv := newBlobServer(t)
+	h := newHarness(t, Config{Source: srv.source()}, 0)
+	good := Request{SHA256: string(bytes.Repeat([]byte("a"), 64)), Size: 10}
+	for _, r := range []Request{
+		{SHA256: "nothex", Size: 10},
+		{SHA256: good.SHA256, Size: 0},
+		{SHA256: good.SHA256, Size: 10, Priority: 7},
+		{SHA256: good.SHA256, Size: 10, MD5: "short"},
+	} {
+		if err := h.m.Enqueue(good, r); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Enqueue(%+v) = %v", r, err)
+		}
+	}
+	if len(h.m.Progress()) != 0 {
+		t.Fatal("a rejected batch left requests queued")
+	}
+	if _, err := New(h.c, Config{Concurrency: 100}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad config: %v", err)
+	}
+	if _, err := New(h.c, Config{BytesPerSec: 10}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad config: %v", err)
+	}
+}
+
+func TestResumeAfterTruncation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	srv := newBlobServer(t)
+	sha, data := srv.add(rng, 400_000)
+	srv.plan = func(_ string, n int) fault {
+		if n < 2 {
+			return truncateHalf
+		}
+		return serveOK
+	}
+	h := newHarness(t, Config{Source: srv.source()}, 0)
+	h.m.Enqueue(Request{SHA256: sha, Size: int64(len(data)), Priority: Current})
+	h.start()
+	if e := h.await(sha)[sha]; e.Kind != Done {
+		t.Fatalf("%v %v", e.Kind, e.Err)
+	}
+	if !bytes.Equal(h.content(sha), data) {
+		t.Fatal("content differs")
+	}
+	// 200,000 then 100,000 then the last 100,000: every byte crossed the wire once.
+	want := []string{sha[:8] + " ", sha[:8] + " bytes=200000-", sha[:8] + " bytes=300000-"}
+	if got := srv.rangeLog(); len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("requests %q, want %q", got, want)
+	}
+	if sent := srv.totalSent(); sent != int64(len(data)) {
+		t.Fatalf("server sent %d bytes for a %d-byte blob", sent, len(data))
+	}
+	if len(h.retries(sha)) != 2 {
+		t.Fatalf("retries: %v", h.retries(sha))
+	}
+}
+
+func TestCorruptDataNeverInstalled(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	srv := newBlobServer(t)
+	flaky, flakyData := srv.add(rng, 120_000)
+	rotten, rottenData := srv.add(rng, 90_000)
+	srv.plan = func(sha string, n int) fault {
+		if sha == rotten || n < 2 {
+			return corruptByte
+		}
+		return serveOK
+	}
+	var mu sync.Mutex
+	var sawPresent []string
+	h := newHarness(t, Config{Source: srv.source(), MaxAttempts: 4}, 0)
+	h.m.Enqueue(Request{SHA256: flaky, Size: int64(len(flakyData))},
+		Request{SHA256: rotten, Size: int64(len(rottenData))})
+	srv.onReq = func(sha string) {
+		// Before every request for the rotten blob it must never be in the cache.
+		if sha == rotten && h.c.Has(rotten) {
+			mu.Lock()
+			sawPresent = append(sawPresent, sha)
+			mu.Unlock()
+		}
+	}
+	h.start()
+	evs := h.await(flaky, rotten)
+	if evs[flaky].Kind != Done || !bytes.Equal(h.content(flaky), flakyData) {
+		t.Fatalf("flaky: %v %v", evs[flaky].Kind, evs[flaky].Err)
+	}
+	if r := h.retries(flaky); len(r) != 2 || !errors.Is(r[0].Err, cache.ErrHashMismatch) {
+		t.Fatalf("flaky retries: %v", r)
+	}
+	if e := evs[rotten]; e.Kind != Failed || !errors.Is(e.Err, ErrGaveUp) || !errors.Is(e.Err, cache.ErrHashMismatch) {
+		t.Fatalf("rotten: %v %v", e.Kind, e.Err)
+	}
+	if h.c.Has(rotten) || len(sawPresent) > 0 || h.c.PartialSize(rotten) != 0 {
+		t.Fatal("corrupt blob reached the cache")
+	}
+	// With a sha256 that matches but an md5 that does not, the blob is rejected too.
+	h2 := newHarness(t, Config{Source: srv.source(), MaxAttempts: 1}, 0)
+	h2.m.Enqueue(Request{SHA256: flaky, Size: int64(len(flakyData)), MD5: "00000000000000000000000000000000"})
+	h2.start()
+	if e := h2.await(flaky)[flaky]; e.Kind != Failed || !errors.Is(e.Err, cache.ErrHashMismatch) || h2.c.Has(flaky) {
+		t.Fatalf("md5 mismatch: %v %v", e.Kind, e.Err)
+	}
+}
+
+func TestStallIsRetriedAndResumed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	srv := newBlobServer(t)
+	sha, data := srv.add(rng, 200_000)
+	srv.plan = func(_ string, n int) fault {
+		return [...]fault{stallHalf, ignoreRange}[min(n, 1)]
+	}
+	h := newHarness(t, Config{Source: srv.source(), StallTimeout: 200 * time.Millisecond}, 0)
+	h.m.Enqueue(Request{SHA256: sha, Size: int64(len(data))})
+	h.start()
+	if e := h.await(sha)[sha]; e.Kind != Done {
+		t.Fatalf("%v %v", e.Kind, e.Err)
+	}
+	if r := h.retries(sha); len(r) != 1 || !errors.Is(r[0].Err, ErrStalled) {
+		t.Fatalf("retries: %v", r)
+	}
+	// The second server ignored Range: the source skipped the first half of its full answer.
+	if got := srv.rangeLog(); len(got) != 2 || got[1] != sha[:8]+" bytes=100000-" || !bytes.Equal(h.content(sha), data) {
+		t.Fatalf("requests %q", got)
+	}
+}
+
+func TestPriorityOrderAndPreemption(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	srv := newBlobServer(t)
+	names := map[string]string{}
+	add := func(name string) Request {
+		sha, data := srv.add(rng, 30_000)
+		names[sha] = name
+		return Request{SHA256: sha, Size: int64(len(data)), Priority: Future}
+	}
+	fa, fb, em, cu := add("futureA"), add("futureB"), add("emergency"), add("current")
+	em.Priority, cu.Priority = Emergency, Current
+	var order []string
+	var mu sync.Mutex
+	srv.onReq = func(sha string) { mu.Lock(); order = append(order, names[sha]); mu.Unlock() }
+	h := newHarness(t, Config{Source: srv.source(), Concurrency: 1}, 0)
+	h.m.Enqueue(fa, fb, em, cu)
+	if !h.m.SetPriority(fb.SHA256, Current) || h.m.SetPriority(string(bytes.Repeat([]byte("0"), 64)), Current) {
+		t.Fatal("SetPriority")
+	}
+	h.start()
+	h.await(fa.SHA256, fb.SHA256, em.SHA256, cu.SHA256)
+	mu.Lock()
+	got := order
+	order = nil
+	mu.Unlock()
+	if want := []string{"futureB", "current", "emergency", "futureA"}; !equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+
+	// Pre-emption: a future download holds the only slot (the server stalls it); a current one arrives and takes
+	// the slot; the future one resumes afterwards from its partial file.
+	slow, urgent := add("slow"), add("urgent")
+	urgent.Priority = Current
+	srv.mu.Lock()
+	srv.plan = func(sha string, n int) fault {
+		if sha == slow.SHA256 && n == 0 {
+			return stallHalf
+		}
+		return serveOK
+	}
+	srv.mu.Unlock()
+	h.m.Enqueue(slow)
+	poll(t, func() bool { p := h.m.Progress(); return len(p) == 1 && p[0].Bytes > 0 }) // slow is transferring
+	h.m.Enqueue(urgent)
+	evs := h.await(slow.SHA256, urgent.SHA256)
+	if evs[slow.SHA256].Kind != Done || evs[urgent.SHA256].Kind != Done || len(h.retries(slow.SHA256)) != 0 {
+		t.Fatalf("events %v, slow retries %v", evs, h.retries(slow.SHA256))
+	}
+	log := srv.rangeLog()
+	if n := len(log); n < 3 || !strings.HasPrefix(log[n-1], slow.SHA256[:8]+" bytes=") || log[n-2][:8] != urgent.SHA256[:8] {
+		t.Fatalf("slow did not resume after the urgent one: %q", log)
+	}
+}
+
+// poll waits for cond, checking every few milliseconds, and fails the test after 10 s.
+func poll(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestQuotaOfPinnedContentIsRetried(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	srv := newBlobServer(t)
+	pinnedSHA, pinnedData := srv.add(rng, 60_000)
+	other, otherData := srv.add(rng, 60_000)
+	h := newHarness(t, Config{Source: srv.source(), MaxAttempts: 3}, 100_000)
+	h.c.SetPinned([]string{pinnedSHA})
+	h.m.Enqueue(Request{SHA256: pinnedSHA, Size: int64(len(pinnedData))})
+	h.start()
+	h.await(pinnedSHA)
+	h.m.Enqueue(Request{SHA256: other, Size: int64(len(otherData))})
+	if e := h.await(other)[other]; e.Kind != Failed || !errors.Is(e.Err, cache.ErrQuotaExceeded) {
+		t.Fatalf("over quota: %v %v", e.Kind, e.Err)
+	}
+	if !h.c.Has(pinnedSHA) {
+		t.Fatal("pinned blob evicted")
+	}
+	// Unpinned, it makes way.
+	h.c.SetPinned(nil)
+	h.m.Enqueue(Request{SHA256: other, Size: int64(len(otherData))})
+	if e := h.await(other)[other]; e.Kind != Done || h.c.Has(pinnedSHA) {
+		t.Fatalf("after unpinning: %v %v, old present %v", e.Kind, e.Err, h.c.Has(pinnedSHA))
+	}
+}
+
+func TestCancelKeepsPartial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	srv := newBlobServer(t)
+	sha, data := srv.add(rng, 100_000)
+	srv.plan = func(string, int) fault { return stallHalf }
+	h := newHarness(t, Config{Source: srv.source()}, 0)
+	h.m.Enqueue(Request{SHA256: sha, Size: int64(len(data))})
+	h.start()
+	poll(t, func() bool { p := h.m.Progress(); return len(p) == 1 && p[0].Bytes > 0 })
+	h.m.Cancel(sha)
+	poll(t, func() bool { return h.c.PartialSize(sha) > 0 })
+	if len(h.m.Progress()) != 0 || h.c.Has(sha) {
+		t.Fatal("cancelled download still listed or installed")
+	}
+}

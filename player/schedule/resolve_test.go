@@ -21,7 +21,7 @@ func TestCivilRoundTrip(t *testing.T) {
 func TestInstantOfAcrossDST(t *testing.T) {
 	cases := []struct {
 		tz, date, at string
-		want        string
+		want         string
 	}{
 		{"Europe/Lisbon", "2026-03-29", "00:30", "2026-03-29T00:30:00Z"},
 		{"Europe/Lisbon", "2026-03-29", "01:30", "2026-03-29T01:00:00Z"}, // skipped: end of the gap (02:00 WEST)

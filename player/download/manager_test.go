@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +75,14 @@ func (h *harness) stop() {
 	h.cancel = nil
 	if err := <-h.served; !errors.Is(err, context.Canceled) {
 		h.t.Errorf("Serve = %v", err)
+	}
+	// Serve has returned: no goroutine of the manager may outlive it.
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, g := range strings.Split(stacks, "\n\n") {
+		if strings.Contains(g, "download.(*Manager)") {
+			h.t.Errorf("goroutine left after Serve returned:\n%s", g)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -21,7 +22,7 @@ func (s *Server) contentRoutes(a func(string, http.HandlerFunc)) {
 	a("GET /v1/assets/{id}", s.getAsset)
 	a("PUT /v1/assets/{id}", s.updateAsset)
 	a("DELETE /v1/assets/{id}", s.deleteAsset)
-	a("PUT /v1/assets/{id}/file", s.uploadAsset)
+	a("PUT /v1/uploads/{sha256}", s.upload)
 	a("POST /v1/playlists", s.createPlaylist)
 	a("GET /v1/playlists", s.listPlaylists)
 	a("GET /v1/playlists/{id}", s.getPlaylist)
@@ -40,19 +41,102 @@ func applyAssetInput(a *catalog.Asset, in api.AssetInput) {
 	a.ValidFrom, a.ValidUntil = derefTime(in.ValidFrom), derefTime(in.ValidUntil)
 }
 
+// md5Key is the blob holding the hex md5 of an uploaded master, written beside it at upload so an asset can
+// carry the md5 (the seed's file hash, and S3's ETag) without reading the master again.
+func md5Key(sha string) string { return "md5/" + sha }
+
+// master describes an uploaded master, or fails with a 422 naming the missing upload.
+func (s *Server) master(r *http.Request, sha string) (api.Upload, error) {
+	info, err := s.blobs.Stat(r.Context(), blob.ContentKey(sha))
+	if errors.Is(err, blob.ErrNotFound) {
+		return api.Upload{}, api.NewProblem(http.StatusUnprocessableEntity, api.ProblemBadRequest,
+			"master_sha256 %s: no such upload; PUT the file to /v1/uploads/%s first", sha, sha)
+	} else if err != nil {
+		return api.Upload{}, err
+	}
+	up := api.Upload{SHA256: sha, Size: info.Size}
+	if rc, _, err := s.blobs.Get(r.Context(), md5Key(sha), 0, 32); err == nil {
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if len(b) == 32 {
+			up.MD5 = string(b)
+		}
+	}
+	return up, nil
+}
+
+// upload streams a master file into the blob store under its content key, checking the sha256 the caller
+// declares in the path and the size bound. Bytes that do not match are not stored.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha256")
+	if !api.ValidSHA256(sha) {
+		writeProblem(w, api.BadField("sha256", "the path must end in the file's lowercase hex sha256, not %q", sha))
+		return
+	}
+	if r.ContentLength > s.cfg.MaxUploadBytes {
+		writeProblem(w, api.NewProblem(http.StatusRequestEntityTooLarge, api.ProblemTooLarge,
+			"file of %d bytes exceeds the upload limit of %d bytes", r.ContentLength, s.cfg.MaxUploadBytes))
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes)
+	md := md5.New()
+	info, err := s.blobs.Put(r.Context(), blob.ContentKey(sha), io.TeeReader(body, md),
+		blob.PutOptions{SHA256: sha, Size: max(r.ContentLength, 0)})
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeProblem(w, api.NewProblem(http.StatusRequestEntityTooLarge, api.ProblemTooLarge,
+			"file exceeds the upload limit of %d bytes", s.cfg.MaxUploadBytes))
+		return
+	} else if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	sum := hex.EncodeToString(md.Sum(nil))
+	if _, err := s.blobs.Put(r.Context(), md5Key(sha), strings.NewReader(sum), blob.PutOptions{}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, api.Upload{SHA256: info.SHA256, MD5: sum, Size: info.Size})
+}
+
+// createAsset creates an asset from an uploaded master and runs the ingest step.
 func (s *Server) createAsset(w http.ResponseWriter, r *http.Request) {
 	var in api.AssetInput
 	if err := decode(r, api.MaxAdminBody, &in); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	a := catalog.Asset{ID: uuid.NewString(), TenantID: tenantOf(r), State: catalog.AssetPending}
+	if in.MasterSHA256 == "" {
+		writeProblem(w, api.BadField("master_sha256", "master_sha256 is required: upload the file first"))
+		return
+	}
+	up, err := s.master(r, in.MasterSHA256)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a := catalog.Asset{ID: uuid.NewString(), TenantID: tenantOf(r), State: catalog.AssetPending,
+		SHA256: up.SHA256, MD5: up.MD5, Size: up.Size, MasterKey: blob.ContentKey(up.SHA256)}
 	applyAssetInput(&a, in)
 	if err := s.cat.Update(r.Context(), a.TenantID, func(tx catalog.Tx) error { return tx.PutAsset(a) }); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, r, http.StatusCreated, assetToWire(a))
+	s.ingestAndAnswer(w, r, a, http.StatusCreated)
+}
+
+// ingestAndAnswer runs the ingest step of a's master and answers with the asset as it then is.
+func (s *Server) ingestAndAnswer(w http.ResponseWriter, r *http.Request, a catalog.Asset, status int) {
+	if err := s.ingester.Ingest(r.Context(), a.TenantID, a.ID, a.MasterKey); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.cat.GetAsset(r.Context(), a.TenantID, a.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, r, status, assetToWire(a))
 }
 
 func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
@@ -87,6 +171,8 @@ func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, assetToWire(a))
 }
 
+// updateAsset replaces an asset's metadata, republishing its record when it is ready; a new master_sha256
+// replaces its file and re-runs the ingest (a ready asset keeps its current rendition until the new one is done).
 func (s *Server) updateAsset(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -98,16 +184,34 @@ func (s *Server) updateAsset(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	var up api.Upload
+	if in.MasterSHA256 != "" {
+		if up, err = s.master(r, in.MasterSHA256); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	var a catalog.Asset
+	var reingest bool
 	err = s.cat.Update(r.Context(), tenantOf(r), func(tx catalog.Tx) error {
 		if a, err = tx.GetAsset(id); err != nil {
 			return err
 		}
 		applyAssetInput(&a, in)
+		if reingest = up.SHA256 != "" && up.SHA256 != a.SHA256; reingest {
+			a.SHA256, a.MD5, a.Size, a.MasterKey = up.SHA256, up.MD5, up.Size, blob.ContentKey(up.SHA256)
+			if a.State != catalog.AssetReady {
+				a.State, a.FailReason = catalog.AssetPending, ""
+			}
+		}
 		return s.publishAsset(tx, a, a.State == catalog.AssetReady)
 	})
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	if reingest {
+		s.ingestAndAnswer(w, r, a, http.StatusOK)
 		return
 	}
 	writeJSON(w, r, http.StatusOK, assetToWire(a))
@@ -127,71 +231,6 @@ func (s *Server) deleteAsset(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
-}
-
-// uploadAsset streams an asset's master into the blob store under its content key, checking the sha256 the
-// caller declares (query parameter sha256) and the size bound, then records it and runs the ingest step. Bytes
-// that do not match the declared digest are not stored and the asset is unchanged.
-func (s *Server) uploadAsset(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	sha := r.URL.Query().Get("sha256")
-	if !api.ValidSHA256(sha) {
-		writeProblem(w, api.BadField("sha256", "query parameter sha256 (the file's lowercase hex sha256) is required"))
-		return
-	}
-	if r.ContentLength > s.cfg.MaxUploadBytes {
-		writeProblem(w, api.NewProblem(http.StatusRequestEntityTooLarge, api.ProblemTooLarge,
-			"file of %d bytes exceeds the upload limit of %d bytes", r.ContentLength, s.cfg.MaxUploadBytes))
-		return
-	}
-	tenant := tenantOf(r)
-	if _, err := s.cat.GetAsset(r.Context(), tenant, id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes)
-	md := md5.New()
-	opts := blob.PutOptions{SHA256: sha, Size: max(r.ContentLength, 0)}
-	key := blob.ContentKey(sha)
-	info, err := s.blobs.Put(r.Context(), key, io.TeeReader(body, md), opts)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		writeProblem(w, api.NewProblem(http.StatusRequestEntityTooLarge, api.ProblemTooLarge,
-			"file exceeds the upload limit of %d bytes", s.cfg.MaxUploadBytes))
-		return
-	} else if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var a catalog.Asset
-	err = s.cat.Update(r.Context(), tenant, func(tx catalog.Tx) error {
-		if a, err = tx.GetAsset(id); err != nil {
-			return err
-		}
-		a.SHA256, a.MD5, a.Size, a.MasterKey = info.SHA256, hex.EncodeToString(md.Sum(nil)), info.Size, key
-		if a.State != catalog.AssetReady {
-			// A ready asset keeps serving its current rendition until the new one is finished.
-			a.State, a.FailReason = catalog.AssetPending, ""
-		}
-		return tx.PutAsset(a)
-	})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.ingester.Ingest(r.Context(), tenant, id, key); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if a, err = s.cat.GetAsset(r.Context(), tenant, id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, r, http.StatusOK, assetToWire(a))
 }
 
 func (s *Server) createPlaylist(w http.ResponseWriter, r *http.Request) {

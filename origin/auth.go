@@ -132,6 +132,8 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func deviceOf(r *http.Request) catalog.Device   { return r.Context().Value(ctxDevice).(catalog.Device) }
-func adminOf(r *http.Request) catalog.AdminToken { return r.Context().Value(ctxAdmin).(catalog.AdminToken) }
-func tenantOf(r *http.Request) string            { return adminOf(r).TenantID }
+func deviceOf(r *http.Request) catalog.Device { return r.Context().Value(ctxDevice).(catalog.Device) }
+func adminOf(r *http.Request) catalog.AdminToken {
+	return r.Context().Value(ctxAdmin).(catalog.AdminToken)
+}
+func tenantOf(r *http.Request) string { return adminOf(r).TenantID }

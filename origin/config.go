@@ -36,11 +36,11 @@ type Config struct {
 	PresignTTL time.Duration
 	// AuthCacheTTL bounds how long a verified device credential or admin token is remembered by one server
 	// process, so the no-change sync does not read the devices table every time. A revoked credential keeps
-	// working for at most this long on a server that saw it just before. 0 disables the cache.
+	// working for at most this long on a server that saw it just before. Negative disables the cache.
 	AuthCacheTTL time.Duration
 	// StateCacheTTL bounds how long one server reuses a (revision, state hash) read for a store. A device that
 	// reports a newer revision than the cached one always bypasses it, so no device is ever sent backwards.
-	// 0 disables the cache.
+	// Negative disables the cache.
 	StateCacheTTL time.Duration
 	// SyncLogBatch and SyncLogWindow group sync-log and telemetry writes: up to SyncLogBatch reports, or what
 	// arrived within SyncLogWindow, are written in one RecordSyncs call. The sync answer waits for its batch to
@@ -122,8 +122,14 @@ func (c *Config) validate() error {
 			c.CDNPrefix += "/"
 		}
 	}
-	if c.AuthCacheTTL < 0 || c.AuthCacheTTL > time.Minute || c.StateCacheTTL < 0 || c.StateCacheTTL > 10*time.Second {
-		return errors.New("origin: AuthCacheTTL within [0, 1m] and StateCacheTTL within [0, 10s]")
+	if c.AuthCacheTTL == 0 {
+		c.AuthCacheTTL = d.AuthCacheTTL
+	}
+	if c.StateCacheTTL == 0 {
+		c.StateCacheTTL = d.StateCacheTTL
+	}
+	if c.AuthCacheTTL > time.Minute || c.StateCacheTTL > 10*time.Second {
+		return errors.New("origin: AuthCacheTTL at most 1m and StateCacheTTL at most 10s")
 	}
 	if c.SyncLogBatch == 0 {
 		c.SyncLogBatch = d.SyncLogBatch

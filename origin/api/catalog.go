@@ -46,8 +46,11 @@ type Asset struct {
 	MasterSHA256 string `json:"master_sha256,omitempty"`
 }
 
-// AssetInput creates or replaces an asset's metadata (POST /v1/assets, PUT /v1/assets/{id}).
+// AssetInput creates an asset from an uploaded file (POST /v1/assets) or replaces its metadata and, with a new
+// MasterSHA256, its file (PUT /v1/assets/{id}). The file is uploaded first with PUT /v1/uploads/{sha256}.
 type AssetInput struct {
+	// MasterSHA256 names the uploaded master file; required on create, empty on update keeps the current one.
+	MasterSHA256      string     `json:"master_sha256,omitempty"`
 	Kind              string     `json:"kind"`
 	Title             string     `json:"title"`
 	Artist            string     `json:"artist,omitempty"`
@@ -66,6 +69,9 @@ func (a *AssetInput) Validate() error {
 	default:
 		return BadField("kind", "kind must be music, spot or jingle, not %q", a.Kind)
 	}
+	if a.MasterSHA256 != "" && !ValidSHA256(a.MasterSHA256) {
+		return BadField("master_sha256", "master_sha256 must be 64 lowercase hex characters")
+	}
 	if err := checkLen("title", a.Title, MaxNameLen, true); err != nil {
 		return err
 	}
@@ -83,6 +89,13 @@ func (a *AssetInput) Validate() error {
 			a.ValidUntil.Format(time.RFC3339), a.ValidFrom.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// Upload is a stored master file (answer of PUT /v1/uploads/{sha256}).
+type Upload struct {
+	SHA256 string `json:"sha256"`
+	MD5    string `json:"md5"`
+	Size   int64  `json:"size"`
 }
 
 // Playlist is an ordered list of asset ids (record key playlist/<id>).

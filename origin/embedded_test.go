@@ -1,0 +1,4 @@
+package origin_test
+
+// extraBackends lists catalog backends beyond Postgres (the embedded one, when built in).
+func extraBackends() []backend { return nil }

@@ -47,16 +47,20 @@ func rmsDB(frames [][2]float64) float64 {
 	return 10 * math.Log10(acc/float64(len(frames))+1e-30)
 }
 
-// tone returns the amplitude of frequency f in frames (left channel), by the Goertzel algorithm.
+// tone returns the amplitude of frequency f in frames (left channel): the Goertzel algorithm over a Hann window,
+// whose side lobes keep a tone a few bins away from leaking into the measurement.
 func tone(frames [][2]float64, f float64) float64 {
 	w := 2 * math.Pi * f / float64(outRate)
 	c := 2 * math.Cos(w)
-	var s1, s2 float64
-	for _, x := range frames {
-		s1, s2 = x[0]+c*s1-s2, s1
+	var s1, s2, sum float64
+	n := float64(len(frames))
+	for i, x := range frames {
+		h := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/n)
+		sum += h
+		s1, s2 = h*x[0]+c*s1-s2, s1
 	}
 	p := s1*s1 + s2*s2 - c*s1*s2
-	return 2 * math.Sqrt(math.Max(p, 0)) / float64(len(frames))
+	return 2 * math.Sqrt(math.Max(p, 0)) / sum
 }
 
 // find returns the events of a kind for a track ("" for any).

@@ -151,8 +151,15 @@ func openTrack(t Track) (dec beep.StreamSeekCloser, format beep.Format, codec Co
 	if codec == "" {
 		codec = t.Codec
 	}
+	channels := 0 // from the decoder, except where it hides it
 	switch codec {
 	case CodecMP3:
+		// go-mp3 always decodes to stereo; the loudness figure needs the file's own channel count.
+		if mono, err := mp3Mono(rc); err != nil {
+			return nil, format, codec, err
+		} else if mono {
+			channels = 1
+		}
 		dec, format, err = mp3.Decode(rc)
 	case CodecVorbis:
 		dec, format, err = vorbis.Decode(rc)
@@ -166,9 +173,49 @@ func openTrack(t Track) (dec beep.StreamSeekCloser, format beep.Format, codec Co
 	if err != nil {
 		return nil, format, codec, err
 	}
+	if channels != 0 {
+		format.NumChannels = channels
+	}
 	if format.SampleRate < minRate || format.SampleRate > maxRate || format.NumChannels < 1 || format.NumChannels > 2 {
 		dec.Close()
 		return nil, format, codec, fmt.Errorf("%s: unsupported format %d Hz, %d channels", codec, format.SampleRate, format.NumChannels)
 	}
 	return dec, format, codec, nil
+}
+
+// mp3Probe bounds how far mp3Mono reads to find the first frame header after an ID3v2 tag (cover art included).
+const mp3Probe = 1 << 20
+
+// mp3Mono reports whether the first MPEG audio frame of r is single-channel, and leaves r at its start.
+func mp3Mono(r io.ReadSeeker) (bool, error) {
+	defer r.Seek(0, io.SeekStart)
+	var h [10]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return false, fmt.Errorf("mp3: read header: %w", err)
+	}
+	skip := int64(0)
+	if bytes.Equal(h[:3], []byte("ID3")) {
+		// ID3v2: the tag size is a 28-bit syncsafe integer after a 10-byte header.
+		skip = 10 + int64(h[6]&0x7f)<<21 | int64(h[7]&0x7f)<<14 | int64(h[8]&0x7f)<<7 | int64(h[9]&0x7f)
+	}
+	if _, err := r.Seek(skip, io.SeekStart); err != nil {
+		return false, fmt.Errorf("mp3: seek past ID3: %w", err)
+	}
+	buf := make([]byte, 64<<10)
+	var prev byte
+	for read := int64(0); read < mp3Probe; {
+		n, err := r.Read(buf)
+		for i := 0; i < n; i++ {
+			// Frame sync: 11 set bits; the channel mode is the top two bits of the header's fourth byte.
+			if prev == 0xFF && buf[i]&0xE0 == 0xE0 && i+2 < n {
+				return buf[i+2]>>6 == 3, nil
+			}
+			prev = buf[i]
+		}
+		read += int64(n)
+		if err != nil {
+			break
+		}
+	}
+	return false, nil
 }

@@ -1,0 +1,147 @@
+package audio_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/lomuz/lomuz/player/audio"
+	"github.com/lomuz/lomuz/player/audio/internal/audiotest"
+)
+
+// next returns the next event of a kind, failing the test if the engine closes its channel or 30 s pass.
+func next(t *testing.T, eng *audio.Engine, kind audio.EventKind) audio.Event {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-eng.Events():
+			if !ok {
+				t.Fatalf("events closed while waiting for %v", kind)
+			}
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %v within 30 s", kind)
+		}
+	}
+}
+
+// waitFrames polls, with a deadline, until the sink has taken d of output.
+func waitFrames(t *testing.T, sink *audio.NullSink, d time.Duration) {
+	t.Helper()
+	want := int64(outRate.N(d))
+	deadline := time.Now().Add(30 * time.Second)
+	for sink.Frames() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("sink at %d frames after 30 s, want %d", sink.Frames(), want)
+		}
+		runtime.Gosched()
+	}
+}
+
+// Play cuts the current track with a crossfade; Stop fades out and drops the prepared track. On an unpaced sink
+// the engine waits for the caller MaxCrossfade before the end, so Play lands at a known point.
+func TestPlayAndStop(t *testing.T) {
+	dir := t.TempDir()
+	long := audiotest.Generate(t, dir, "long", audiotest.Spec{Source: "pink", Seconds: 20, Codec: audio.CodecFLAC})
+	other := audiotest.Generate(t, dir, "other", audiotest.Spec{Source: "sine", Seconds: 20, Codec: audio.CodecWAV})
+	cfg := audio.DefaultEngineConfig()
+	cfg.MaxCrossfade = 15 * time.Second
+	sink := audio.NewNullSink(outRate, nil)
+	eng, err := audio.NewEngine(cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- eng.Serve(ctx) }()
+
+	if err := eng.Prepare(fileTrack("long", long)); err != nil {
+		t.Fatal(err)
+	}
+	next(t, eng, audio.EventTrackStarted)
+	// The engine holds at 20 s - 15 s = 5 s of "long" until told what follows.
+	waitFrames(t, sink, 5*time.Second)
+	if err := eng.Play(fileTrack("other", other)); err != nil {
+		t.Fatal(err)
+	}
+	st := next(t, eng, audio.EventTrackStarted)
+	if st.TrackID != "other" {
+		t.Fatalf("started %v", st)
+	}
+	near(t, "other started at", st.At.Seconds(), 5, 0.001)
+	end := next(t, eng, audio.EventTrackEnded)
+	if end.TrackID != "long" || end.Reason != audio.EndReplaced {
+		t.Fatalf("ended %v", end)
+	}
+	near(t, "long cut after crossfade at", end.Position.Seconds(), 5+cfg.Crossfade.Seconds(), 0.001)
+
+	// "other" plays alone from 8 s; the engine holds again at its own 5 s mark, 10 s into the output.
+	waitFrames(t, sink, 10*time.Second)
+	if err := eng.Prepare(audio.JingleTrack()); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	end = next(t, eng, audio.EventTrackEnded)
+	if end.TrackID != "other" || end.Reason != audio.EndStopped {
+		t.Fatalf("ended %v", end)
+	}
+	near(t, "other stopped after", end.Position.Seconds(), 5+cfg.StopFade.Seconds(), 0.001)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for ev := range eng.Events() {
+		if ev.Kind == audio.EventTrackStarted {
+			t.Errorf("the dropped prepared track started: %v", ev)
+		}
+	}
+	if err := eng.Prepare(audio.JingleTrack()); !errors.Is(err, audio.ErrClosed) {
+		t.Errorf("Prepare after Serve returned = %v, want ErrClosed", err)
+	}
+	if err := eng.Serve(context.Background()); err == nil {
+		t.Error("second Serve succeeded")
+	}
+}
+
+// A 10-minute playlist of every codec plays through the unpaced null sink far faster than real time: the
+// deadline is generous (a slow, shared machine), the figure itself is measured by the benchmarks.
+func TestNullSinkTenMinutePlaylist(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i, codec := range []audio.Codec{audio.CodecMP3, audio.CodecVorbis, audio.CodecFLAC, audio.CodecWAV} {
+		files = append(files, audiotest.Generate(t, dir, filepath.Base(string(codec)),
+			audiotest.Spec{Source: "pink", Seconds: 60, Rate: []int{44100, 48000}[i%2], Codec: codec}))
+	}
+	var tracks []audio.Track
+	for i := range 10 {
+		tracks = append(tracks, audio.Track{ID: string(rune('a' + i)), Path: files[i%len(files)]})
+	}
+	cfg := audio.DefaultEngineConfig()
+	sink := audio.NewNullSink(outRate, nil)
+	eng, err := audio.NewEngine(cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	events := audiotest.Play(t, eng, tracks, 5*time.Minute)
+	elapsed := time.Since(start)
+	played := float64(sink.Frames()) / float64(outRate)
+	t.Logf("%.0f s of audio in %v (%.0fx real time)", played, elapsed, played/elapsed.Seconds())
+	// MP3 files run about 50 ms long (encoder delay and padding).
+	near(t, "seconds played", played, 600-9*cfg.Crossfade.Seconds(), 0.5)
+	if n := len(find(events, audio.EventTrackEnded, "")); n != 10 {
+		t.Errorf("%d tracks ended, want 10", n)
+	}
+	if n := len(find(events, audio.EventPosition, "")); n < 500 {
+		t.Errorf("%d position events, want about 570", n)
+	}
+}

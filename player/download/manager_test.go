@@ -76,13 +76,29 @@ func (h *harness) stop() {
 	if err := <-h.served; !errors.Is(err, context.Canceled) {
 		h.t.Errorf("Serve = %v", err)
 	}
-	// Serve has returned: no goroutine of the manager may outlive it.
+}
+
+// TestServeLeavesNoGoroutine stops Serve in the middle of a stalled transfer (watchdog running) and checks that no
+// goroutine of the manager outlives it. It is the only manager in the process while it checks.
+func TestServeLeavesNoGoroutine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	srv := newBlobServer(t)
+	sha, data := srv.add(rng, 100_000)
+	srv.plan = func(string, int) fault { return stallHalf }
+	h := newHarness(t, Config{Source: srv.source()}, 0)
+	h.m.Enqueue(Request{SHA256: sha, Size: int64(len(data))})
+	h.start()
+	poll(t, func() bool { p := h.m.Progress(); return len(p) == 1 && p[0].Bytes > 0 })
+	h.stop()
 	buf := make([]byte, 1<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
 	for _, g := range strings.Split(stacks, "\n\n") {
-		if strings.Contains(g, "download.(*Manager)") {
-			h.t.Errorf("goroutine left after Serve returned:\n%s", g)
+		if strings.Contains(g, "player/download.(*Manager)") || strings.Contains(g, "player/download.(*limiter)") {
+			t.Errorf("goroutine left after Serve returned:\n%s", g)
 		}
+	}
+	if p := h.m.Progress(); len(p) != 1 || p[0].State != Queued {
+		t.Fatalf("interrupted download not queued again: %+v", p)
 	}
 }
 

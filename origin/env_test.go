@@ -227,12 +227,7 @@ func (e *env) enroll(admin *api.Client, storeID, zoneID string) *device {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	_, pub, err := p2pcrypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pk, _ := p2pcrypto.MarshalPublicKey(pub)
-	res, err := e.client("", nil).Enroll(c, api.EnrollRequest{Token: tok.Token, PeerPublicKey: pk, AppVersion: "1.0"})
+	res, err := e.client("", nil).Enroll(c, api.EnrollRequest{Token: tok.Token, PeerPublicKey: newPeerKey(e.t), AppVersion: "1.0"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -283,4 +278,18 @@ func readAll(t *testing.T, rc io.ReadCloser) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// newPeerKey is a fresh libp2p public key, marshalled as devices send it.
+func newPeerKey(t testing.TB) []byte {
+	t.Helper()
+	_, pub, err := p2pcrypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := p2pcrypto.MarshalPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pk
 }

@@ -145,6 +145,9 @@ func (s *Server) routes() http.Handler {
 	return recoverer(mux)
 }
 
+// deviceReadTimeout bounds reading a device request's body (at most MaxSyncBody, 1 MiB).
+const deviceReadTimeout = 30 * time.Second
+
 // shed admits at most MaxInFlight device requests at once and answers the rest 429 at once.
 func (s *Server) shed(h http.Handler) http.Handler {
 	if s.inflight == nil {
@@ -154,6 +157,8 @@ func (s *Server) shed(h http.Handler) http.Handler {
 		select {
 		case s.inflight <- struct{}{}:
 			defer func() { <-s.inflight }()
+			// A slot is precious: a client that trickles its (small, bounded) body must not hold one for long.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(deviceReadTimeout))
 			h.ServeHTTP(w, r)
 		default:
 			p := api.NewProblem(http.StatusTooManyRequests, api.ProblemOverloaded,

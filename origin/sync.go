@@ -16,9 +16,11 @@ type stateKey struct{ tenant, store string }
 
 // syncState reads the (revision, state hash) of the device's store, through the per-process cache unless the
 // device reports a revision the cached value has not reached (so no device is ever sent backwards).
-func (s *Server) syncState(ctx context.Context, d catalog.Device, reported uint64) (catalog.SyncState, error) {
+// Only the no-change answer uses a cached value: a device that needs records gets a fresh read (fresh=true),
+// so the records it is sent and the revision and hash it is told come from the same moment.
+func (s *Server) syncState(ctx context.Context, d catalog.Device, reported uint64, fresh bool) (catalog.SyncState, error) {
 	k := stateKey{d.TenantID, d.StoreID}
-	if st, ok := s.states.get(k, s.now()); ok && st.Revision >= reported {
+	if st, ok := s.states.get(k, s.now()); ok && st.Revision >= reported && !fresh {
 		return st, nil
 	}
 	st, err := s.cat.SyncState(ctx, d.TenantID, d.StoreID, reported)
@@ -46,7 +48,10 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	state, err := s.syncState(ctx, d, req.Revision)
+	state, err := s.syncState(ctx, d, req.Revision, false)
+	if err == nil && (req.Revision != state.Revision || req.StateHash != state.Hash.Hex()) {
+		state, err = s.syncState(ctx, d, req.Revision, true)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

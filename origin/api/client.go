@@ -73,6 +73,9 @@ func (c *Client) WithCredential(cred string, originKey ed25519.PublicKey) *Clien
 	return &Client{cfg: cfg}
 }
 
+// CredentialOf returns the credential a client sends (for tests and tools that build raw requests).
+func CredentialOf(c *Client) string { return c.cfg.Credential }
+
 // BaseURL is the base URL in use.
 func (c *Client) BaseURL() string { return c.cfg.BaseURLs[int(c.cur.Load())%len(c.cfg.BaseURLs)] }
 

@@ -1,0 +1,15 @@
+// Package embedded is the catalog.Store that needs nothing installed: a badger/v4 database in one directory, the
+// default of `lomuz origin --data DIR`. It passes the same conformance suite as the PostgreSQL backend.
+//
+// Writes of one tenant are serialized by an in-process lock held for the whole Update, so only one process may
+// open a directory (badger enforces it with a lock file). Values are the catalog types as JSON, records in a
+// compact binary form; the key layout is documented in store.go. A change log keyed by (tenant, revision, key)
+// makes RecordsSince a range scan, and the state hash of each scope sits under its own key, so a no-change sync
+// reads three keys. Commits are fsynced by default (Config.NoSyncWrites turns that off).
+//
+// Limits: a transaction must fit badger's transaction size (about 15% of MemTableSize); a larger one fails with
+// catalog.ErrInvalid and writes nothing, so bulk imports go in batches. The context is not consulted inside a
+// call: every call is local and short.
+//
+// It must not be opened by two processes, and it must not know about HTTP or signing.
+package embedded

@@ -15,7 +15,7 @@ import (
 
 // adminRoutes registers the admin API. Every handler works in the caller's tenant only: ids of another tenant are
 // not found, exactly like ids that do not exist.
-func (s *Server) adminRoutes(mux *http.ServeMux) {
+func (s *Server) adminRoutes(mux *recordingMux) {
 	a := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.admin(h)) }
 	a("GET /v1/tenant", s.getTenant)
 	a("POST /v1/stores", s.createStore)

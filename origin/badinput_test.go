@@ -36,7 +36,7 @@ func (e *env) raw(method, path, token, ctype string, body []byte) (int, *api.Pro
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.Header.Get("Content-Type") != api.ProblemContentType {
+	if resp.Header.Get("Content-Type") != api.ProblemContentType || method == http.MethodHead {
 		return resp.StatusCode, nil
 	}
 	var p api.Problem

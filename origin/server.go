@@ -29,6 +29,7 @@ type Server struct {
 	now      func() time.Time
 
 	handler  http.Handler
+	patterns []string // "METHOD /path" of every route, for the OpenAPI check
 	inflight chan struct{} // device requests in progress; nil when shedding is off
 	auth     *ttlCache[catalog.Hash, authEntry]
 	states   *ttlCache[stateKey, catalog.SyncState]
@@ -128,7 +129,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+	mux := &recordingMux{ServeMux: http.NewServeMux(), patterns: &s.patterns}
 	dev := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.shed(h)) }
 	dev("POST /v1/device/enroll", s.handleEnroll)
 	dev("POST /v1/device/sync", s.device(s.handleSync))
@@ -139,11 +140,27 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.adminRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.ServeMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, api.NewProblem(http.StatusNotFound, api.ProblemNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return recoverer(mux)
 }
+
+// recordingMux remembers the patterns it registers, so a test can hold them against openapi.yaml.
+type recordingMux struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+func (m *recordingMux) Handle(pattern string, h http.Handler) {
+	*m.patterns = append(*m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *recordingMux) HandleFunc(pattern string, h http.HandlerFunc) { m.Handle(pattern, h) }
+
+// Routes lists "METHOD /path/{param}" for every route the server answers.
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
 
 // deviceReadTimeout bounds reading a device request's body (at most MaxSyncBody, 1 MiB).
 const deviceReadTimeout = 30 * time.Second

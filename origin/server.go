@@ -29,7 +29,7 @@ type Server struct {
 	now      func() time.Time
 
 	handler  http.Handler
-	patterns []string // "METHOD /path" of every route, for the OpenAPI check
+	patterns []string      // "METHOD /path" of every route, for the OpenAPI check
 	inflight chan struct{} // device requests in progress; nil when shedding is off
 	auth     *ttlCache[catalog.Hash, authEntry]
 	states   *ttlCache[stateKey, catalog.SyncState]

@@ -111,6 +111,10 @@ type Store interface {
 	// LiveRecords pages the live (non-deleted) records of TenantScope and storeID's scope ordered by Key, for a
 	// full resync. It reads a replica only if it holds at least revision atLeast.
 	LiveRecords(ctx context.Context, tenantID, storeID string, atLeast uint64, cursor string, limit int) (RecordPage, error)
+	// DeviceSyncState is DeviceByCredential and then SyncState of the device's tenant and store, read together in
+	// one round trip: the whole catalog cost of a no-change sync. Errors as DeviceByCredential (when revoked, the
+	// device is returned with ErrRevoked and a zero SyncState). Replica rules as SyncState.
+	DeviceSyncState(ctx context.Context, h Hash, atLeast uint64) (Device, SyncState, error)
 	// GetRecord returns the record stored under key (a tombstone included) and its scope, or ErrNotFound.
 	GetRecord(ctx context.Context, tenantID, key string) (crdt.Record, string, error)
 

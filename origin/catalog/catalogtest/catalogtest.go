@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"LiveRecords", testLiveRecords},
 		{"StateHash", testStateHash},
 		{"RecordScope", testRecordScope},
+		{"DeviceSyncState", testDeviceSyncState},
 		{"SyncReports", testSyncReports},
 		{"PlayEvents", testPlayEvents},
 		{"PlayEventPaging", testPlayEventPaging},

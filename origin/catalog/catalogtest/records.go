@@ -338,3 +338,28 @@ func testRecordScope(f *fx) {
 		f.Fatal("store b sees store a's record")
 	}
 }
+
+func testDeviceSyncState(f *fx) {
+	ten := f.tenant()
+	s, _, d := f.place(ten)
+	_, _, other := f.place(ten)
+	f.put(ten, catalog.TenantScope, false, "asset/1", "asset/2")
+	f.put(ten, s.ID, false, "store/"+s.ID)
+	f.put(ten, other.StoreID, false, "store/"+other.StoreID)
+	got, st, err := f.s.DeviceSyncState(f.ctx, d.CredentialHash, 0)
+	f.is(err, nil, "device sync state")
+	f.same(got, d, "device")
+	want, err := f.s.SyncState(f.ctx, ten, s.ID, 0)
+	f.is(err, nil, "sync state")
+	if st != want || st.Hash != hashOf(f.live(ten, s.ID, 0)) || st.Revision != 3 {
+		f.Fatalf("device sync state %+v, want %+v", st, want)
+	}
+	_, _, err = f.s.DeviceSyncState(f.ctx, randHash(), 0)
+	f.is(err, catalog.ErrNotFound, "unknown credential")
+	f.update(ten, func(tx catalog.Tx) error { return tx.RevokeDevice(d.ID, t0) })
+	got, st, err = f.s.DeviceSyncState(f.ctx, d.CredentialHash, 0)
+	f.is(err, catalog.ErrRevoked, "revoked device")
+	if got.ID != d.ID || st != (catalog.SyncState{}) {
+		f.Fatalf("revoked: device %s state %+v", got.ID, st)
+	}
+}

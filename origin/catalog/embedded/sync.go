@@ -75,6 +75,37 @@ func (s *Store) SyncState(_ context.Context, tenantID, storeID string, _ uint64)
 	return st, err
 }
 
+func (s *Store) DeviceSyncState(_ context.Context, h catalog.Hash, _ uint64) (catalog.Device, catalog.SyncState, error) {
+	var d catalog.Device
+	var st catalog.SyncState
+	err := s.view(func(txn *badger.Txn) error {
+		var err error
+		if d, err = byIndex[catalog.Device](txn, "cred", kindDevice, h); err != nil {
+			return err
+		}
+		if st.Revision, err = revision(txn, d.TenantID); err != nil {
+			return err
+		}
+		var a, b crdt.StateHash
+		if err := readHash(txn, key("h", d.TenantID, ""), &a); err != nil {
+			return err
+		}
+		if err := readHash(txn, key("h", d.TenantID, d.StoreID), &b); err != nil {
+			return err
+		}
+		st.Hash = catalog.SumHashes(a, b)
+		return nil
+	})
+	d = fixDevice(d)
+	if err != nil {
+		return d, catalog.SyncState{}, err
+	}
+	if !d.RevokedAt.IsZero() {
+		return d, catalog.SyncState{}, fmt.Errorf("%w: device %s", catalog.ErrRevoked, d.ID)
+	}
+	return d, st, nil
+}
+
 func readHash(txn *badger.Txn, k []byte, h *crdt.StateHash) error {
 	it, err := txn.Get(k)
 	if err == badger.ErrKeyNotFound {

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,14 +85,20 @@ func scanZone(r pgx.Row) (catalog.Zone, error) {
 const deviceCols = `id, tenant_id, store_id, zone_id, name, public_key, peer_id, credential_hash, enrolled_at, revoked_at,
 	last_sync_at, app_version, cached_assets_count, cached_bytes, acked_revision, status`
 
-func scanDevice(r pgx.Row) (catalog.Device, error) {
+// deviceColsD is deviceCols qualified for a query that aliases devices as d.
+var deviceColsD = "d." + strings.ReplaceAll(strings.Join(strings.Fields(deviceCols), " "), ", ", ", d.")
+
+func scanDevice(r pgx.Row) (catalog.Device, error) { return scanDeviceExtra(r) }
+
+// scanDeviceExtra scans deviceCols, then the columns that follow into extra.
+func scanDeviceExtra(r pgx.Row, extra ...any) (catalog.Device, error) {
 	var d catalog.Device
 	var cred, status []byte
 	var revoked, lastSync *time.Time
 	var acked int64
-	err := r.Scan(&d.ID, &d.TenantID, &d.StoreID, &d.ZoneID, &d.Name, &d.PublicKey, &d.PeerID, &cred, &d.EnrolledAt,
-		&revoked, &lastSync, &d.Telemetry.AppVersion, &d.Telemetry.CachedAssetsCount, &d.Telemetry.CachedBytes,
-		&acked, &status)
+	err := r.Scan(append([]any{&d.ID, &d.TenantID, &d.StoreID, &d.ZoneID, &d.Name, &d.PublicKey, &d.PeerID, &cred,
+		&d.EnrolledAt, &revoked, &lastSync, &d.Telemetry.AppVersion, &d.Telemetry.CachedAssetsCount,
+		&d.Telemetry.CachedBytes, &acked, &status}, extra...)...)
 	d.CredentialHash = hashOf(cred)
 	d.EnrolledAt = d.EnrolledAt.UTC()
 	d.RevokedAt = fromNullTime(revoked)

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -74,6 +75,45 @@ func (s *Store) SyncState(ctx context.Context, tenantID, storeID string, atLeast
 		return st.Revision, nil
 	})
 	return st, notFound(err, "tenant "+tenantID)
+}
+
+var deviceSyncSQL = `SELECT ` + deviceColsD + `, t.revision,
+	(SELECT hash FROM scope_hashes WHERE tenant_id = d.tenant_id AND scope = ''),
+	(SELECT hash FROM scope_hashes WHERE tenant_id = d.tenant_id AND scope = d.store_id::text)
+	FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.credential_hash = $1`
+
+func (s *Store) DeviceSyncState(ctx context.Context, h catalog.Hash, atLeast uint64) (catalog.Device, catalog.SyncState, error) {
+	var d catalog.Device
+	var st catalog.SyncState
+	read := func(ctx context.Context, p *pgxpool.Pool) (uint64, error) {
+		var rev int64
+		var th, sh []byte
+		var err error
+		d, err = scanDeviceExtra(p.QueryRow(ctx, deviceSyncSQL, h[:]), &rev, &th, &sh)
+		if err != nil {
+			return 0, err
+		}
+		var a, b crdt.StateHash
+		copy(a[:], th)
+		copy(b[:], sh)
+		st = catalog.SyncState{Revision: uint64(rev), Hash: catalog.SumHashes(a, b)}
+		return st.Revision, nil
+	}
+	err := s.onFresh(ctx, atLeast, read)
+	if errors.Is(err, pgx.ErrNoRows) && len(s.replicas) > 0 {
+		// A device enrolled a moment ago may not have reached the replica yet.
+		err = s.retry(ctx, func(ctx context.Context) error {
+			_, err := read(ctx, s.w)
+			return err
+		})
+	}
+	if err != nil {
+		return d, catalog.SyncState{}, notFound(err, "device credential")
+	}
+	if !d.RevokedAt.IsZero() {
+		return d, catalog.SyncState{}, fmt.Errorf("%w: device %s", catalog.ErrRevoked, d.ID)
+	}
+	return d, st, nil
 }
 
 // readRecords runs a records query built as "WITH t AS (tenant revision) SELECT t.revision, r.* FROM t LEFT JOIN

@@ -30,7 +30,7 @@ func (s *Store) Update(ctx context.Context, tenantID string, fn func(catalog.Tx)
 		if err != nil {
 			return notFound(err, "tenant "+tenantID)
 		}
-		t := &pgTx{ctx: ctx, tx: tx, tenant: tenantID, cur: uint64(cur), hashes: map[string]*crdt.StateHash{}}
+		t := &pgTx{ctx: ctx, tx: tx, tenant: tenantID, cur: uint64(cur), hashes: map[string]*crdt.StateHash{}, scopes: map[string]bool{}}
 		defer func() { t.done = true }()
 		if err := fn(t); err != nil {
 			return err
@@ -53,6 +53,7 @@ type pgTx struct {
 	cur    uint64 // the tenant's revision when the transaction began
 	rev    uint64 // this transaction's revision once taken, else 0
 	hashes map[string]*crdt.StateHash
+	scopes map[string]bool // store scopes checked to exist in this transaction
 	// failed is the first database error: after it the transaction is aborted, so every later call fails too.
 	failed error
 	done   bool
@@ -157,7 +158,7 @@ func (t *pgTx) PutRecord(rec crdt.Record, scope string) error {
 	if err := rec.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", catalog.ErrInvalid, err)
 	}
-	if scope != catalog.TenantScope {
+	if scope != catalog.TenantScope && !t.scopes[scope] {
 		ok, err := t.exists(`SELECT 1 FROM stores WHERE tenant_id = $1 AND id = $2`, t.tenant, nullIDValid(scope))
 		if err != nil {
 			return err
@@ -165,28 +166,11 @@ func (t *pgTx) PutRecord(rec crdt.Record, scope string) error {
 		if !ok {
 			return fmt.Errorf("%w: record scope %q is not a store of the tenant", catalog.ErrInvalid, scope)
 		}
-	}
-	var oldScope string
-	var oldRev int64
-	var oldDeleted bool
-	err := t.tx.QueryRow(t.ctx, `SELECT scope, rev, deleted FROM records WHERE tenant_id = $1 AND key = $2`,
-		t.tenant, rec.Key).Scan(&oldScope, &oldRev, &oldDeleted)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
-		return t.fail(err)
-	case oldScope != scope:
-		return fmt.Errorf("%w: record %s has scope %q, not %q", catalog.ErrConflict, rec.Key, oldScope, scope)
+		t.scopes[scope] = true
 	}
 	h, err := t.hash(scope)
 	if err != nil {
 		return err
-	}
-	if err == nil && oldRev != 0 && !oldDeleted {
-		h.Remove(rec.Key, uint64(oldRev))
-	}
-	if !rec.Deleted {
-		h.Add(rec.Key, rec.Rev)
 	}
 	body := rec.Body
 	if body == nil {
@@ -196,10 +180,31 @@ func (t *pgTx) PutRecord(rec crdt.Record, scope string) error {
 	if sig == nil {
 		sig = []byte{}
 	}
-	_, err = t.exec(`INSERT INTO records (tenant_id, key, scope, rev, deleted, body, sig) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (tenant_id, key) DO UPDATE SET rev = EXCLUDED.rev, deleted = EXCLUDED.deleted, body = EXCLUDED.body,
-		sig = EXCLUDED.sig`, t.tenant, rec.Key, scope, int64(rec.Rev), rec.Deleted, body, sig)
-	return err
+	// One round trip: read the previous record of the key and upsert, unless the key lives in another scope
+	// (then nothing is written and written is 0).
+	var written int
+	var oldScope *string
+	var oldRev *int64
+	var oldDeleted *bool
+	err = t.tx.QueryRow(t.ctx, `WITH old AS (SELECT scope, rev, deleted FROM records WHERE tenant_id = $1 AND key = $2),
+		up AS (INSERT INTO records (tenant_id, key, scope, rev, deleted, body, sig) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (tenant_id, key) DO UPDATE SET rev = EXCLUDED.rev, deleted = EXCLUDED.deleted, body = EXCLUDED.body,
+			sig = EXCLUDED.sig WHERE records.scope = EXCLUDED.scope RETURNING 1)
+		SELECT (SELECT count(*) FROM up), old.scope, old.rev, old.deleted FROM (SELECT 1) AS one LEFT JOIN old ON true`,
+		t.tenant, rec.Key, scope, int64(rec.Rev), rec.Deleted, body, sig).Scan(&written, &oldScope, &oldRev, &oldDeleted)
+	if err != nil {
+		return t.fail(err)
+	}
+	if written == 0 {
+		return fmt.Errorf("%w: record %s has scope %q, not %q", catalog.ErrConflict, rec.Key, fromNullID(oldScope), scope)
+	}
+	if oldRev != nil && !*oldDeleted {
+		h.Remove(rec.Key, uint64(*oldRev))
+	}
+	if !rec.Deleted {
+		h.Add(rec.Key, rec.Rev)
+	}
+	return nil
 }
 
 // nullIDValid passes a scope that is not a UUID as NULL, which matches no store.

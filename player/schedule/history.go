@@ -163,6 +163,7 @@ func (s *Selector) Clone() *Selector {
 	c.h.fixedDone = slices.Clone(s.h.fixedDone)
 	c.w = walker{}
 	c.park = nil
+	c.instants = nil
 	return &c
 }
 

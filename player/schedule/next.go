@@ -147,7 +147,7 @@ func (s *Selector) dueSpot(sc *compiled, now time.Time, lt local) (rule int, rea
 				if delta < -dstSlack || delta > winMin+dstSlack {
 					continue
 				}
-				d := instantOf(lt.day-int64(back), int(at), s.loc)
+				d := s.instant(lt.day-int64(back), int(at))
 				if now.Before(d) || now.Sub(d) >= win || s.fixedDone(sc.s.ID, i, d) {
 					continue
 				}
@@ -166,6 +166,21 @@ func (s *Selector) dueSpot(sc *compiled, now time.Time, lt local) (rule int, rea
 		}
 	}
 	return -1, 0, time.Time{}
+}
+
+// instant memoizes instantOf: the same few fixed times are looked up at every boundary of a day, and a zone lookup
+// costs far more than a map hit. The memo is dropped when it grows past a few days' worth.
+func (s *Selector) instant(day int64, minute int) time.Time {
+	k := day*24*60 + int64(minute)
+	if t, ok := s.instants[k]; ok {
+		return t
+	}
+	if s.instants == nil || len(s.instants) >= 8192 {
+		s.instants = make(map[int64]time.Time, 64)
+	}
+	t := instantOf(day, minute, s.loc)
+	s.instants[k] = t
+	return t
 }
 
 func (s *Selector) fixedDone(sched string, rule int, due time.Time) bool {

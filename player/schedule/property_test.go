@@ -65,8 +65,8 @@ func TestSelectionMatchesModel(t *testing.T) {
 		var order []string
 		genAsset := func(i int) Asset {
 			a := Asset{ID: fmt.Sprintf("a%02d", i), Kind: Music, SHA256: fmt.Sprintf("h%d", rapid.IntRange(0, n).Draw(t, "sha")),
-				Artist:   rapid.SampledFrom([]string{"", "X", "Y", "Z"}).Draw(t, "artist"),
-				Duration: time.Duration(rapid.IntRange(0, 300).Draw(t, "dur")) * time.Second,
+				Artist:            rapid.SampledFrom([]string{"", "X", "Y", "Z"}).Draw(t, "artist"),
+				Duration:          time.Duration(rapid.IntRange(0, 300).Draw(t, "dur")) * time.Second,
 				EmergencyEligible: rapid.Bool().Draw(t, "emerg")}
 			if rapid.Bool().Draw(t, "hasFrom") {
 				a.ValidFrom = base.Add(time.Duration(rapid.IntRange(-3600, 3600).Draw(t, "from")) * time.Second)

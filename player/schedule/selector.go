@@ -185,8 +185,9 @@ type Selector struct {
 	pending  map[string]PlayMark // history of assets not known yet, with their rank in Rank
 	h        zoneHistory
 
-	w    walker
-	park []int32
+	w        walker
+	park     []int32
+	instants map[int64]time.Time // see instant
 }
 
 // NewSelector builds an empty selector for one zone.

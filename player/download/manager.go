@@ -213,6 +213,7 @@ type Manager struct {
 
 var errPreempted = errors.New("download: pre-empted by a higher priority")
 var errCancelled = errors.New("download: cancelled")
+var errAwaitVerify = errors.New("download: blob awaits the cache's boot verification")
 
 // New returns a manager that installs into c. Run Serve to start transfers.
 func New(c *cache.Cache, cfg Config) (*Manager, error) {
@@ -451,6 +452,10 @@ func (m *Manager) run(ctx context.Context, it *item) {
 		// Serve is stopping: leave it queued for the next Serve.
 		it.state = Queued
 		it.attempts--
+	case errors.Is(err, errAwaitVerify):
+		it.state = Backoff
+		it.notBefore = now.Add(m.cfg.BackoffMin)
+		it.lastErr = err.Error()
 	default:
 		progressed := fetched > 0 && !errors.Is(err, cache.ErrHashMismatch)
 		if progressed {
@@ -505,7 +510,12 @@ func (m *Manager) attempt(ctx context.Context, it *item) (int64, error) {
 	req := it.req
 	w, err := m.cache.Create(req.SHA256, req.Size, req.MD5)
 	if errors.Is(err, cache.ErrExists) {
-		return 0, nil
+		if m.cache.Has(req.SHA256) {
+			return 0, nil
+		}
+		// On disk but not yet re-hashed by the cache's boot verification: wait for its verdict (present, or
+		// quarantined and then ours to fetch) without counting a failure.
+		return 0, errAwaitVerify
 	}
 	if err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -422,5 +423,58 @@ func TestCancelKeepsPartial(t *testing.T) {
 	poll(t, func() bool { return h.c.PartialSize(sha) > 0 })
 	if len(h.m.Progress()) != 0 || h.c.Has(sha) {
 		t.Fatal("cancelled download still listed or installed")
+	}
+}
+
+func TestOverlongAnswerRejected(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 13))
+	srv := newBlobServer(t)
+	sha, data := srv.add(rng, 20_000)
+	srv.plan = func(string, int) fault { return appendJunk }
+	h := newHarness(t, Config{Source: srv.source(), MaxAttempts: 2}, 0)
+	h.m.Enqueue(Request{SHA256: sha, Size: int64(len(data))})
+	h.start()
+	if e := h.await(sha)[sha]; e.Kind != Failed || !errors.Is(e.Err, cache.ErrTooLarge) || h.c.Has(sha) {
+		t.Fatalf("over-long answer: %v %v", e.Kind, e.Err)
+	}
+}
+
+// TestWaitsForBootVerification: a blob on disk that the cache has not re-hashed yet is neither fetched again nor
+// reported done until the cache's verdict; once verified it is done without a byte from the network.
+func TestWaitsForBootVerification(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 14))
+	srv := newBlobServer(t)
+	sha, data := srv.add(rng, 30_000)
+	dir := t.TempDir()
+	p := dir + "/blobs/" + sha[:2] + "/" + sha
+	if err := os.MkdirAll(dir+"/blobs/"+sha[:2], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, data, 0o644) // as if the journal write was lost in a crash
+	c, err := cache.Open(cache.DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := New(c, Config{Source: srv.source(), BackoffMin: time.Millisecond, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(ctx) }()
+	defer func() { cancel(); <-served }()
+	m.Enqueue(Request{SHA256: sha, Size: int64(len(data))})
+	poll(t, func() bool { p := m.Progress(); return len(p) == 1 && p[0].Attempts >= 3 })
+	select {
+	case e := <-m.Events():
+		t.Fatalf("event before verification: %+v", e)
+	default:
+	}
+	if _, err := c.VerifyAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-m.Events(); e.Kind != Done || e.SHA256 != sha || srv.totalSent() != 0 {
+		t.Fatalf("after verification: %+v, %d bytes fetched", e, srv.totalSent())
 	}
 }

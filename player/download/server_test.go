@@ -24,7 +24,11 @@ const (
 	stallHalf          // sends half, then hangs until the client gives up
 	ignoreRange        // answers 200 with the whole blob
 	unavailable        // 503 with Retry-After
+	appendJunk         // sends the right bytes and then 1,000 more
 )
+
+// junk is how many bytes appendJunk adds.
+const junk = 1000
 
 // blobServer is a real net/http server on 127.0.0.1 serving /blobs/<sha256> with Range, and faults on demand.
 type blobServer struct {
@@ -101,6 +105,10 @@ func (s *blobServer) handle(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
+	extra := 0
+	if f == appendJunk {
+		extra = junk
+	}
 	start := int64(0)
 	if v, ok := strings.CutPrefix(r.Header.Get("Range"), "bytes="); ok && f != ignoreRange {
 		start, _ = strconv.ParseInt(strings.TrimSuffix(v, "-"), 10, 64)
@@ -109,16 +117,19 @@ func (s *blobServer) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, len(data)-1, len(data)))
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)-int(start)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)-int(start)+extra))
 		w.WriteHeader(http.StatusPartialContent)
 	} else {
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)+extra))
 		w.WriteHeader(http.StatusOK)
 	}
 	body := data[start:]
 	if f == corruptByte {
 		body = append([]byte(nil), body...)
 		body[len(body)/2] ^= 0x01
+	}
+	if f == appendJunk {
+		body = append(append([]byte(nil), body...), make([]byte, junk)...)
 	}
 	limit := len(body)
 	if f == truncateHalf || f == stallHalf {

@@ -1,0 +1,221 @@
+package discovery
+
+// mDNS between network namespaces: each node is a child process inside its own namespace on a store bridge
+// (internal/netns), driven over JSON lines; avahi, a browser that is not ours, checks the announcement.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lomuz/lomuz/internal/netns"
+	"github.com/lomuz/lomuz/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	netns.RunChild(map[string]netns.ChildFunc{"disc": discChild})
+	os.Exit(m.Run())
+}
+
+type discArg struct {
+	NodeID, MeshID, Iface string
+	Port                  uint16
+}
+
+func discChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
+	var a discArg
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return err
+	}
+	cfg := DefaultConfig()
+	cfg.Interfaces, cfg.NodeID, cfg.MeshID, cfg.PeerID, cfg.GossipPort = []string{a.Iface}, a.NodeID, a.MeshID,
+		testPeerID, a.Port
+	cfg.BrowseInterval, cfg.BrowseWindow, cfg.TTL = 500*time.Millisecond, 300*time.Millisecond, 1500*time.Millisecond
+	d, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Serve(sctx) }()
+	defer func() { cancel(); <-done }()
+	if err := c.Send([]string{}); err != nil {
+		return err
+	}
+	for {
+		var op string
+		if err := c.Recv(ctx, &op); err != nil {
+			return nil
+		}
+		ids := []string{}
+		for _, p := range d.Peers() {
+			ids = append(ids, fmt.Sprintf("%s@%s:%d", p.NodeID, p.Addrs[0], p.GossipPort))
+		}
+		if err := c.Send(ids); err != nil {
+			return err
+		}
+	}
+}
+
+func peersOf(t *testing.T, p *netns.Proc) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var ids []string
+	if err := p.Call(ctx, "peers", &ids); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+}
+
+type lanNode struct {
+	ns   *netns.NS
+	ifc  *netns.Iface
+	proc *netns.Proc
+	id   string
+}
+
+func startNodes(t *testing.T, lab *netns.Lab, br *netns.Bridge, mesh string, names ...string) []*lanNode {
+	t.Helper()
+	var out []*lanNode
+	for _, name := range names {
+		ns := lab.Namespace(name)
+		ifc := br.Attach(ns)
+		p := ns.StartChild("disc", discArg{NodeID: name, MeshID: mesh, Iface: ifc.Name, Port: 7946})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var ids []string
+		err := p.Recv(ctx, &ids)
+		cancel()
+		if err != nil {
+			t.Fatalf("start %s: %v\n%s", name, err, p.Stderr())
+		}
+		out = append(out, &lanNode{ns: ns, ifc: ifc, proc: p, id: fmt.Sprintf("%s@%s:7946", name, ifc.IP())})
+	}
+	return out
+}
+
+// TestLANDiscoveryFindsAndExpires runs three nodes of one mesh and one of another mesh in four namespaces on a
+// bridge: each mesh node finds exactly the other two; a node killed without a goodbye expires from the others.
+func TestLANDiscoveryFindsAndExpires(t *testing.T) {
+	lab := netns.New(t)
+	br := lab.Bridge("sw", netip.MustParsePrefix("10.216.0.0/24"))
+	nodes := startNodes(t, lab, br, "storemesh1", "d1", "d2", "d3")
+	startNodes(t, lab, br, "othermesh", "x1")
+	others := func(i int) []string {
+		var want []string
+		for j, n := range nodes {
+			if j != i && n.proc != nil {
+				want = append(want, n.id)
+			}
+		}
+		return want
+	}
+	waitFor(t, "every node to find the other two", func() bool {
+		for i, n := range nodes {
+			if !slices.Equal(peersOf(t, n.proc), others(i)) {
+				return false
+			}
+		}
+		return true
+	})
+	nodes[2].proc.Kill() // no goodbye packet: expiry must do it
+	nodes[2].proc = nil
+	waitFor(t, "the dead node to expire", func() bool {
+		return slices.Equal(peersOf(t, nodes[0].proc), others(0)) && slices.Equal(peersOf(t, nodes[1].proc), others(1))
+	})
+}
+
+// TestAvahiSeesAnnouncement checks the announcement with avahi-browse, a DNS-SD browser that is not ours, running
+// with its daemon inside a namespace of the lab.
+func TestAvahiSeesAnnouncement(t *testing.T) {
+	lab := netns.New(t)
+	daemon := testenv.Tool(t, "avahi-daemon")
+	browse := testenv.Tool(t, "avahi-browse")
+	ensureSystemBus(t)
+	br := lab.Bridge("sw", netip.MustParsePrefix("10.217.0.0/24"))
+	nodes := startNodes(t, lab, br, "storemesh1", "av1")
+	nsA := lab.Namespace("avahi")
+	br.Attach(nsA)
+	if out, err := nsA.Command(daemon, "--no-drop-root", "--no-chroot", "--no-rlimits", "-D").CombinedOutput(); err != nil {
+		t.Fatalf("avahi-daemon: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = nsA.Command(daemon, "-k").Run() })
+	var out []byte
+	waitFor(t, "avahi-browse to resolve the service", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		out, _ = exec.CommandContext(ctx, "ip", "netns", "exec", nsA.Name, browse, "-rtp", Service).Output()
+		return strings.Contains(string(out), "=;")
+	})
+	// Resolved lines: =;iface;IPv4;instance;type;domain;host;address;port;"txt" "txt"...
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "=;") && strings.Contains(l, ";IPv4;") {
+			line = l
+		}
+	}
+	f := strings.SplitN(line, ";", 10)
+	if len(f) != 10 {
+		t.Fatalf("avahi-browse output:\n%s", out)
+	}
+	if f[3] != "lomuz-av1" || f[4] != Service || f[7] != nodes[0].ifc.IP().String() || f[8] != "7946" {
+		t.Fatalf("avahi resolved %q", line)
+	}
+	for _, kv := range []string{`"node=av1"`, `"mesh=storemesh1"`, `"p2p=` + testPeerID + `"`, `"gport=7946"`, `"v=1"`} {
+		if !strings.Contains(f[9], kv) {
+			t.Errorf("TXT %s missing in %s", kv, f[9])
+		}
+	}
+}
+
+// ensureSystemBus starts a D-Bus system bus (a Unix socket, no network) when none runs, for avahi-daemon, and
+// stops it, by pid, when the test ends.
+func ensureSystemBus(t *testing.T) {
+	t.Helper()
+	const sock = "/run/dbus/system_bus_socket"
+	if c, err := net.Dial("unix", sock); err == nil {
+		c.Close()
+		return
+	}
+	_ = os.Remove(sock) // a socket file whose bus is gone
+	bin := testenv.Tool(t, "dbus-daemon")
+	if err := os.MkdirAll("/run/dbus", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--system", "--nofork", "--nopidfile")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		_ = os.Remove(sock)
+	})
+	waitFor(t, "the system bus socket", func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}

@@ -1,0 +1,337 @@
+package node
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lomuz/lomuz/crdt"
+	"github.com/lomuz/lomuz/origin/api"
+	"github.com/lomuz/lomuz/player/schedule"
+)
+
+// Download priorities, best first; the values are origin/api's words.
+var priorities = []string{api.PriorityCurrent, api.PriorityEmergency, api.PriorityFuture}
+
+func priorityRank(p string) int { return max(slices.Index(priorities, p), 0) }
+
+// need is one blob the store's schedules reference.
+type need struct {
+	sha, md5 string
+	size     int64
+	priority string
+	since    time.Duration // when this node first learned of the need
+}
+
+// inflight is a fetch this node started.
+type inflight struct {
+	peer     string // "" for the cloud
+	started  time.Duration
+	reported uint64        // bytes last told to peers
+	toldAt   time.Duration // when
+}
+
+// peerObs is when this node last saw a peer's fetch of a blob move.
+type peerObs struct {
+	bytes uint64
+	at    time.Duration
+}
+
+type blobState struct {
+	present  map[string]bool
+	needs    map[string]*need
+	order    []string // needed blobs, best priority first, then sha
+	fetching map[string]*inflight
+	urls     map[string]string // from manifests' downloads
+	bad      map[string]bool   // peers that served bad bytes
+	progress map[string]peerObs
+	pins     []string
+}
+
+func (b *blobState) init() {
+	b.present = map[string]bool{}
+	b.needs = map[string]*need{}
+	b.fetching = map[string]*inflight{}
+	b.urls = map[string]string{}
+	b.bad = map[string]bool{}
+	b.progress = map[string]peerObs{}
+}
+
+func progressKey(node, sha string) string { return node + "\x00" + sha }
+
+// setPresent records a verified blob in (or out of) the local cache and tells the selector and the peers.
+func (c *Core) setPresent(sha string, present bool) {
+	if c.blobs.present[sha] == present {
+		return
+	}
+	if present {
+		c.blobs.present[sha] = true
+		if _, err := c.state.SetBlobHeld(sha); err != nil {
+			c.logf(levelWarn, "bad blob id", "sha256", sha, "err", err)
+		}
+	} else {
+		delete(c.blobs.present, sha)
+		_, _ = c.state.RemoveBlob(sha)
+	}
+	c.sel.SetPresent(sha, present)
+	c.gossipDirty()
+}
+
+// recomputeNeeds derives the needed blobs and their priorities from the catalog: every asset of a playlist that a
+// schedule of this store uses (any zone: the whole store's content is shared on the LAN) or a spot rule uses, and
+// every emergency asset. Current content is what this zone's active schedule uses now.
+func (c *Core) recomputeNeeds() {
+	v := &c.cat
+	v.changed = false
+	current := map[string]bool{}
+	if s, ok := c.sel.Active(c.Interval().Now()); ok {
+		current[s.PlaylistID] = true
+		for _, sp := range s.Spots {
+			current[sp.PlaylistID] = true
+		}
+	}
+	used := map[string]bool{}
+	for _, s := range v.schedules {
+		used[s.PlaylistID] = true
+		for _, sp := range s.Spots {
+			used[sp.PlaylistID] = true
+		}
+	}
+	want := map[string]string{} // sha -> priority
+	add := func(a schedule.Asset, p string) {
+		if a.SHA256 == "" {
+			return
+		}
+		if old, ok := want[a.SHA256]; !ok || priorityRank(p) < priorityRank(old) {
+			want[a.SHA256] = p
+		}
+	}
+	for id := range used {
+		pl, ok := v.playlists[id]
+		if !ok {
+			continue
+		}
+		p := api.PriorityFuture
+		if current[id] {
+			p = api.PriorityCurrent
+		}
+		for _, aid := range pl.AssetIDs {
+			if a, ok := v.assets[aid]; ok {
+				add(a, p)
+			}
+		}
+	}
+	for _, a := range v.assets {
+		if a.EmergencyEligible {
+			add(a, api.PriorityEmergency)
+		}
+	}
+	bySHA := map[string]schedule.Asset{}
+	for _, a := range v.assets {
+		bySHA[a.SHA256] = a
+	}
+	needs := make(map[string]*need, len(want))
+	for sha, p := range want {
+		a := bySHA[sha]
+		n := &need{sha: sha, md5: a.MD5, size: a.Size, priority: p, since: c.now.Mono}
+		if old, ok := c.blobs.needs[sha]; ok {
+			n.since = old.since
+		}
+		needs[sha] = n
+	}
+	// Fetches for blobs no longer needed stop.
+	for sha := range c.blobs.fetching {
+		if _, ok := needs[sha]; !ok {
+			delete(c.blobs.fetching, sha)
+			c.out.Cancels = append(c.out.Cancels, sha)
+		}
+	}
+	c.blobs.needs = needs
+	c.blobs.order = c.blobs.order[:0]
+	var pins []string
+	for sha, n := range needs {
+		c.blobs.order = append(c.blobs.order, sha)
+		if n.priority != api.PriorityFuture {
+			pins = append(pins, sha)
+		}
+	}
+	slices.SortFunc(c.blobs.order, func(a, b string) int {
+		if d := priorityRank(needs[a].priority) - priorityRank(needs[b].priority); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	slices.Sort(pins)
+	if !slices.Equal(pins, c.blobs.pins) {
+		c.blobs.pins = pins
+		c.out.Pins = slices.Clone(pins)
+		if c.out.Pins == nil {
+			c.out.Pins = []string{}
+		}
+	}
+}
+
+// maxPullChecks bounds how many missing blobs one tick examines, so a 10,000-blob backlog costs a bounded amount per
+// tick; the order is by priority, so the ones examined are the ones that matter.
+const maxPullChecks = 256
+
+func (c *Core) tickBlobs() {
+	if c.cat.changed {
+		c.recomputeNeeds()
+	}
+	if c.cat.devicesChanged {
+		c.cat.devicesChanged = false
+		keys := make([][]byte, 0, len(c.cat.devices.Devices))
+		for _, d := range c.cat.devices.Devices {
+			keys = append(keys, d.PeerPublicKey)
+		}
+		c.out.Allowed = keys
+	}
+	if c.now.Mono-c.boot < c.cfg.Settle || len(c.blobs.fetching) >= c.cfg.MaxFetches {
+		return
+	}
+	uplinked := c.uplinkedNodes()
+	checks := 0
+	for _, sha := range c.blobs.order {
+		if len(c.blobs.fetching) >= c.cfg.MaxFetches || checks >= maxPullChecks {
+			break
+		}
+		if c.blobs.present[sha] || c.blobs.fetching[sha] != nil {
+			continue
+		}
+		checks++
+		n := c.blobs.needs[sha]
+		d := decidePull(c.pullInput(n, uplinked))
+		switch d.Action {
+		case pullFromCloud:
+			c.startFetch(n, "")
+		case pullFromPeer:
+			c.startFetch(n, d.Source)
+		}
+	}
+}
+
+func (c *Core) startFetch(n *need, peer string) {
+	c.blobs.fetching[n.sha] = &inflight{peer: peer, started: c.now.Mono, toldAt: c.now.Mono}
+	url := c.blobs.urls[n.sha]
+	if url == "" {
+		url = "/v1/blobs/" + n.sha
+	}
+	c.out.Fetches = append(c.out.Fetches, Fetch{SHA256: n.sha, MD5: n.md5, Size: n.size, Priority: n.priority,
+		URL: url, Peer: peer})
+	if peer == "" {
+		c.counters.CloudPulls++
+	} else {
+		c.counters.PeerPulls++
+	}
+	if _, err := c.state.SetBlobFetching(n.sha, 0, c.trustedMS()); err == nil {
+		c.gossipDirty()
+	}
+}
+
+// uplinkedNodes are the live nodes (self included) that may pull from the cloud: self when its last sync succeeded
+// recently; a peer unless its newest directly-synced time lags the store's newest by more than UplinkFresh.
+func (c *Core) uplinkedNodes() []string {
+	var out []string
+	if c.sync.okAt > 0 && c.now.Mono-c.sync.okAt < c.cfg.UplinkFresh {
+		out = append(out, c.cfg.Device)
+	}
+	floors := c.state.TimeFloors()
+	newest := floors.Max().UnixMilli
+	for _, p := range c.mesh.liveList() {
+		if st, ok := floors.Get(p); ok && newest-st.UnixMilli > c.cfg.UplinkFresh.Milliseconds() {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (c *Core) pullInput(n *need, uplinked []string) pullInput {
+	h, _ := crdt.ParseSHA256(n.sha)
+	peers := map[string]peerBlob{}
+	inv := c.state.Inventory()
+	for _, p := range c.mesh.liveList() {
+		it, ok := inv.Blob(p, h)
+		if !ok {
+			continue
+		}
+		pb := peerBlob{Held: it.State == crdt.BlobHeld, Fetching: it.State == crdt.BlobFetching, Bytes: int64(it.Bytes)}
+		if pb.Fetching {
+			pb.Progress = c.boot // a restarted node gives a fetch it has not seen move one full StallAfter
+			if o, ok := c.blobs.progress[progressKey(p, n.sha)]; ok {
+				pb.Progress = o.at
+			}
+		}
+		peers[p] = pb
+	}
+	return pullInput{Blob: n.sha, Self: c.cfg.Device, Now: c.now.Mono, Since: n.since, Uplinked: uplinked,
+		Peers: peers, BadSources: c.blobs.bad, StartGrace: c.cfg.StartGrace, StallAfter: c.cfg.StallAfter}
+}
+
+// progressEvery bounds how often fetch progress is gossiped: enough for peers' stall detection (StallAfter is
+// tens of seconds), little enough not to flood the mesh.
+const (
+	progressEveryBytes = 1 << 20
+	progressEvery      = 2 * time.Second
+)
+
+func (c *Core) onFetchProgress(e FetchProgress) {
+	f := c.blobs.fetching[e.SHA256]
+	if f == nil || e.Bytes < 0 {
+		return
+	}
+	b := uint64(e.Bytes)
+	if b < f.reported+progressEveryBytes && c.now.Mono-f.toldAt < progressEvery {
+		return
+	}
+	f.reported, f.toldAt = b, c.now.Mono
+	if _, err := c.state.SetBlobFetching(e.SHA256, b, c.trustedMS()); err == nil {
+		c.gossipDirty()
+	}
+}
+
+func (c *Core) onFetch(e FetchResult) {
+	f := c.blobs.fetching[e.SHA256]
+	delete(c.blobs.fetching, e.SHA256)
+	switch e.Kind {
+	case FetchDone:
+		c.setPresent(e.SHA256, true)
+		if f != nil && f.peer == "" {
+			c.counters.BlobsFromCloud++
+		} else {
+			c.counters.BlobsFromPeers++
+		}
+	case FetchFailed:
+		c.counters.FetchFailures++
+		if e.BadBytes && e.Peer != "" {
+			c.blobs.bad[e.Peer] = true
+			c.logf(levelWarn, "peer served bad bytes; dropped as a source", "peer", e.Peer, "sha256", e.SHA256)
+		} else if e.Err != nil {
+			c.logf(levelInfo, "fetch failed", "sha256", e.SHA256, "peer", e.Peer, "err", e.Err)
+		}
+	}
+}
+
+func (c *Core) onBlobLost(e BlobLost) {
+	c.logf(levelWarn, "blob left the cache", "sha256", e.SHA256, "reason", e.Reason)
+	c.setPresent(e.SHA256, false)
+	c.play.lost(e.SHA256)
+}
+
+// observeBlobs notes peers' fetch progress from merged inventory changes (for stall detection).
+func (c *Core) observeBlobs(items []crdt.NodeBlob) {
+	for _, nb := range items {
+		if nb.Node == c.cfg.Device {
+			continue
+		}
+		k := progressKey(nb.Node, nb.SHAHex())
+		if nb.Item.State != crdt.BlobFetching {
+			delete(c.blobs.progress, k)
+			continue
+		}
+		if o, ok := c.blobs.progress[k]; !ok || nb.Item.Bytes > o.bytes {
+			c.blobs.progress[k] = peerObs{bytes: nb.Item.Bytes, at: c.now.Mono}
+		}
+	}
+}

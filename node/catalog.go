@@ -1,0 +1,205 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lomuz/lomuz/crdt"
+	"github.com/lomuz/lomuz/origin/api"
+	"github.com/lomuz/lomuz/player/schedule"
+)
+
+// catalogView is the catalog decoded from the crdt records into selection's domain types: the wire types of
+// origin/api stop here. It remembers what it fed the selector, so a selector rebuilt for a new time zone is
+// replayed from it.
+type catalogView struct {
+	assets    map[string]schedule.Asset
+	playlists map[string]schedule.Playlist
+	schedules map[string]schedule.Schedule // only those of this store (tenant-wide or store/zone scoped here)
+	store     api.StoreInfo
+	devices   api.DeviceKeys
+	// changed is set when assets, playlists or schedules changed: needs and pins are recomputed on the next tick.
+	changed bool
+	// devicesChanged is set when the device-key list changed: the transfer layer's allow list is sent out.
+	devicesChanged bool
+}
+
+func (v *catalogView) init() {
+	v.assets = map[string]schedule.Asset{}
+	v.playlists = map[string]schedule.Playlist{}
+	v.schedules = map[string]schedule.Schedule{}
+}
+
+// replay feeds everything known into a fresh selector.
+func (v *catalogView) replay(sel *schedule.Selector) {
+	for _, a := range v.assets {
+		_ = sel.UpsertAsset(a)
+	}
+	for _, p := range v.playlists {
+		_ = sel.UpsertPlaylist(p)
+	}
+	for _, s := range v.schedules {
+		_ = sel.UpsertSchedule(s)
+	}
+}
+
+// applyRecords updates the view and the selector from records that entered the crdt catalog.
+func (c *Core) applyRecords(recs []crdt.Record) {
+	for _, r := range recs {
+		if err := c.applyRecord(r); err != nil {
+			// A record origin signed but this build cannot read (a newer schema) is skipped, not fatal.
+			c.counters.BadRecords++
+			c.logf(levelWarn, "catalog record skipped", "key", r.Key, "err", err)
+		}
+	}
+}
+
+func (c *Core) applyRecord(r crdt.Record) error {
+	kind, id, _ := strings.Cut(r.Key, "/")
+	v := &c.cat
+	switch kind {
+	case "asset":
+		if r.Deleted {
+			delete(v.assets, id)
+			c.sel.RemoveAsset(id)
+			v.changed = true
+			return nil
+		}
+		var w api.Asset
+		if err := json.Unmarshal(r.Body, &w); err != nil {
+			return err
+		}
+		a, err := assetFromWire(w)
+		if err != nil {
+			return err
+		}
+		if err := c.sel.UpsertAsset(a); err != nil {
+			return err
+		}
+		v.assets[id], v.changed = a, true
+	case "playlist":
+		if r.Deleted {
+			delete(v.playlists, id)
+			c.sel.RemovePlaylist(id)
+			v.changed = true
+			return nil
+		}
+		var w api.Playlist
+		if err := json.Unmarshal(r.Body, &w); err != nil {
+			return err
+		}
+		p := schedule.Playlist{ID: w.ID, Name: w.Name, AssetIDs: w.AssetIDs}
+		if err := c.sel.UpsertPlaylist(p); err != nil {
+			return err
+		}
+		v.playlists[id], v.changed = p, true
+	case "schedule":
+		if r.Deleted {
+			delete(v.schedules, id)
+			c.sel.RemoveSchedule(id)
+			v.changed = true
+			return nil
+		}
+		var w api.Schedule
+		if err := json.Unmarshal(r.Body, &w); err != nil {
+			return err
+		}
+		if w.StoreID != "" && w.StoreID != c.cfg.Store {
+			return nil // another store's schedule relayed by mistake: not ours to play
+		}
+		s, err := scheduleFromWire(w)
+		if err != nil {
+			return err
+		}
+		if err := c.sel.UpsertSchedule(s); err != nil {
+			return err
+		}
+		v.schedules[id], v.changed = s, true
+	case "store":
+		if r.Deleted || id != c.cfg.Store {
+			return nil
+		}
+		var w api.StoreInfo
+		if err := json.Unmarshal(r.Body, &w); err != nil {
+			return err
+		}
+		old := v.store.TimeZone
+		v.store = w
+		if w.TimeZone != "" && w.TimeZone != old && w.TimeZone != c.sel.Location().String() {
+			if err := c.newSelector(w.TimeZone); err != nil {
+				return err
+			}
+		}
+	case "devices":
+		if r.Deleted || id != c.cfg.Store {
+			return nil
+		}
+		var w api.DeviceKeys
+		if err := json.Unmarshal(r.Body, &w); err != nil {
+			return err
+		}
+		v.devices, v.devicesChanged = w, true
+	default:
+		return fmt.Errorf("unknown record kind %q", kind)
+	}
+	return nil
+}
+
+func assetFromWire(w api.Asset) (schedule.Asset, error) {
+	k, err := schedule.ParseKind(w.Kind)
+	if err != nil {
+		return schedule.Asset{}, err
+	}
+	a := schedule.Asset{
+		ID: w.ID, Kind: k, Title: w.Title, Artist: w.Artist, ISRC: w.ISRC,
+		SHA256: w.SHA256, MD5: w.MD5, Size: w.Size, Codec: w.Codec, LoudnessLUFS: w.LoudnessLUFS,
+		Duration: time.Duration(w.DurationMS) * time.Millisecond,
+		CueIn:    time.Duration(w.CueInMS) * time.Millisecond, CueOut: time.Duration(w.CueOutMS) * time.Millisecond,
+		EmergencyEligible: w.EmergencyEligible,
+	}
+	if w.ValidFrom != nil {
+		a.ValidFrom = *w.ValidFrom
+	}
+	if w.ValidUntil != nil {
+		a.ValidUntil = *w.ValidUntil
+	}
+	return a, nil
+}
+
+func scheduleFromWire(w api.Schedule) (schedule.Schedule, error) {
+	s := schedule.Schedule{ID: w.ID, Store: w.StoreID, Zone: w.ZoneID, PlaylistID: w.PlaylistID, Priority: w.Priority}
+	var err error
+	if w.DateFrom != "" {
+		if s.DateFrom, err = schedule.ParseDate(w.DateFrom); err != nil {
+			return s, err
+		}
+	}
+	if w.DateTo != "" {
+		if s.DateTo, err = schedule.ParseDate(w.DateTo); err != nil {
+			return s, err
+		}
+	}
+	for _, d := range w.Weekdays {
+		s.Weekdays = append(s.Weekdays, time.Weekday(d))
+	}
+	if s.Start, err = schedule.ParseClock(w.Start); err != nil {
+		return s, err
+	}
+	if s.End, err = schedule.ParseClock(w.End); err != nil {
+		return s, err
+	}
+	for _, sr := range w.SpotRules {
+		rule := schedule.SpotRule{PlaylistID: sr.PlaylistID, EveryNTracks: sr.EveryNTracks, EveryNMinutes: sr.EveryNMinutes}
+		for _, at := range sr.At {
+			ct, err := schedule.ParseClock(at)
+			if err != nil {
+				return s, err
+			}
+			rule.At = append(rule.At, ct)
+		}
+		s.Spots = append(s.Spots, rule)
+	}
+	return s, nil
+}

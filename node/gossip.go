@@ -1,0 +1,141 @@
+package node
+
+import (
+	"slices"
+	"time"
+
+	"github.com/lomuz/lomuz/crdt"
+)
+
+// meshState is what the core knows of the LAN: the live peers, and what it already told them.
+type meshState struct {
+	live     map[string]bool
+	list     []string // sorted live peers
+	lastSent *crdt.Summary
+	pending  bool // local state changed since the last broadcast
+	lastAt   time.Duration
+}
+
+func (m *meshState) init() { m.live = map[string]bool{} }
+
+func (m *meshState) setLive(ids []string) {
+	m.live = make(map[string]bool, len(ids))
+	m.list = m.list[:0]
+	for _, id := range ids {
+		if !m.live[id] {
+			m.live[id] = true
+			m.list = append(m.list, id)
+		}
+	}
+	slices.Sort(m.list)
+}
+
+func (m *meshState) liveList() []string { return m.list }
+
+// gossipDirty notes a local change to broadcast at the next gossip round.
+func (c *Core) gossipDirty() { c.mesh.pending = true }
+
+// tickGossip broadcasts what this replica gained since its last broadcast, cut into payloads of GossipBudget bytes.
+// What came from peers is not re-broadcast (the gossip layer already spreads every payload epidemically): the
+// baseline is moved past merged deltas in onGossip. What exceeds GossipMaxParts waits for anti-entropy (push/pull).
+func (c *Core) tickGossip() {
+	if !c.mesh.pending || c.now.Mono-c.mesh.lastAt < c.cfg.GossipInterval {
+		return
+	}
+	c.flushGossip()
+}
+
+func (c *Core) flushGossip() {
+	if !c.mesh.pending {
+		return
+	}
+	c.mesh.pending = false
+	c.mesh.lastAt = c.now.Mono
+	var base crdt.Summary
+	if c.mesh.lastSent != nil {
+		base = *c.mesh.lastSent
+	}
+	d := c.state.DeltaFor(base)
+	sum := c.state.Summary()
+	c.mesh.lastSent = &sum
+	if d.Empty() || len(c.mesh.list) == 0 {
+		return
+	}
+	parts, rest, err := crdt.Split(d, c.cfg.GossipBudget)
+	if err != nil {
+		c.logf(levelError, "gossip split failed", "err", err)
+		return
+	}
+	if !rest.Empty() || len(parts) > c.cfg.GossipMaxParts {
+		c.counters.GossipDeferred++
+	}
+	for i, p := range parts {
+		if i >= c.cfg.GossipMaxParts {
+			break
+		}
+		b, err := crdt.EncodeDelta(p)
+		if err != nil {
+			c.logf(levelError, "gossip encode failed", "err", err)
+			return
+		}
+		c.out.Broadcast = append(c.out.Broadcast, b)
+		c.counters.GossipSent++
+	}
+}
+
+// onGossip merges a peer's payload (a broadcast part or a whole push/pull state).
+func (c *Core) onGossip(e GossipReceived) {
+	d, err := crdt.DecodeDelta(e.Payload)
+	if err != nil {
+		c.counters.GossipRejected++
+		c.logf(levelWarn, "gossip payload rejected", "from", e.From, "err", err)
+		return
+	}
+	// Own changes go out first, so moving the baseline past the merge below cannot swallow them.
+	c.flushGossip()
+	ch, err := c.state.Merge(d, c.verifyRecord, c.verifyTime)
+	if err != nil {
+		c.counters.GossipRejected++
+		c.logf(levelWarn, "gossip delta rejected", "from", e.From, "err", err)
+		return
+	}
+	c.counters.GossipReceived++
+	if ch.Rejected > 0 {
+		c.counters.RecordsRejected += ch.Rejected
+		c.logf(levelWarn, "peer sent records or times that do not verify", "from", e.From, "count", ch.Rejected)
+	}
+	c.afterMerge(ch)
+	if c.mesh.lastSent != nil {
+		sum := c.state.Summary()
+		c.mesh.lastSent = &sum
+	}
+}
+
+// afterMerge reacts to what a merge (gossip, push/pull, snapshot) changed.
+func (c *Core) afterMerge(ch crdt.Changes) {
+	if len(ch.Records) > 0 {
+		c.applyRecords(ch.Records)
+		c.cat.changed = true
+		c.markDirty()
+	}
+	if ch.Removed > 0 {
+		c.rebuildFromState()
+		c.markDirty()
+	}
+	if ch.TimeFloor {
+		c.clock.ObserveRelayed(timeFromMS(ch.NewFloor.UnixMilli), c.now.Mono)
+		ts := c.clock.State(c.reading())
+		c.out.Time = &ts
+	}
+	if ch.Plays > 0 || len(ch.Acks) > 0 {
+		c.markDirty()
+		if a := c.state.PlayLog().Acked(c.cfg.Device); a.Seq > 0 {
+			c.out.PersistAcked = max(c.out.PersistAcked, a.Seq)
+		}
+	}
+	c.observeBlobs(ch.Blobs)
+}
+
+// AntiEntropy returns the whole state encoded, for a push/pull exchange (memberlist's LocalState). The peer merges
+// it through GossipReceived.
+func (c *Core) AntiEntropy() ([]byte, error) { return c.Snapshot() }

@@ -1,0 +1,119 @@
+package node
+
+import (
+	"time"
+
+	"github.com/lomuz/lomuz/player/schedule"
+	"github.com/lomuz/lomuz/player/trustedtime"
+)
+
+// Counters are the node's running totals, exported as Prometheus metrics by Run and checked by the simulator.
+type Counters struct {
+	Syncs, SyncFailures, FullResyncs, ManifestsRejected int
+	CloudPulls, PeerPulls, BlobsFromCloud, BlobsFromPeers int
+	FetchFailures                                         int
+	GossipSent, GossipReceived, GossipRejected            int
+	GossipDeferred, RecordsRejected, BadRecords           int
+	DecodeFailures, DeadAir, Warnings                     int
+	// Plays counts plays per fallback level (indexed by schedule.Level).
+	Plays [schedule.LevelSilence + 1]int
+}
+
+// Status is the node's state for its status page, the panel and the simulator's report.
+type Status struct {
+	Device, Store, Zone string
+	NowPlaying          *NowPlaying
+	Next                *NowPlaying
+	Cache               CacheStatus
+	Downloads           []DownloadStatus
+	LastSyncAt          time.Time // trusted time of the last successful sync; zero never
+	LastSyncError       string
+	Revoked             bool
+	Revision            uint64
+	Clock               trustedtime.Status
+	TrustedNow          time.Time
+	// CoveredUntil is the latest instant up to which the zone's schedule is covered by content held here: the end
+	// of the current Plan horizon if nothing ever falls back, else the first instant the plan falls back.
+	CoveredUntil time.Time
+	Peers        []string
+	Counters     Counters
+}
+
+// NowPlaying describes a track handed to the engine.
+type NowPlaying struct {
+	AssetID, Title, Artist string
+	Level                  string
+	Length                 time.Duration
+}
+
+// CacheStatus counts the blobs the store needs and what this node holds of them.
+type CacheStatus struct {
+	Needed, Present int
+	NeededBytes     int64
+	PresentBytes    int64
+}
+
+// DownloadStatus is one fetch in progress.
+type DownloadStatus struct {
+	SHA256, Priority, Peer string
+	Size                   int64
+}
+
+func nowPlaying(t *track) *NowPlaying {
+	if t == nil {
+		return nil
+	}
+	a := t.choice.Asset
+	return &NowPlaying{AssetID: a.ID, Title: a.Title, Artist: a.Artist, Level: levelString(t.choice.Level), Length: t.length}
+}
+
+// coverHorizon bounds how far ahead Status looks for the first fallback.
+const coverHorizon = 7 * 24 * time.Hour
+
+// Status computes the node's status. It plans ahead on a copy of the selector, so it costs a plan of up to a week:
+// call it for a status page or a report, not on every tick.
+func (c *Core) Status() Status {
+	iv := c.Interval()
+	s := Status{
+		Device: c.cfg.Device, Store: c.cfg.Store, Zone: c.cfg.Zone,
+		NowPlaying: nowPlaying(c.play.current), Next: nowPlaying(c.play.next),
+		LastSyncAt: c.sync.okWall, LastSyncError: c.sync.lastErr, Revoked: c.sync.revoked,
+		Revision: c.state.Catalog().Watermark(), Clock: iv.Status(), TrustedNow: iv.Now(),
+		Peers: append([]string(nil), c.mesh.list...), Counters: c.counters,
+	}
+	for sha, n := range c.blobs.needs {
+		s.Cache.Needed++
+		s.Cache.NeededBytes += n.size
+		if c.blobs.present[sha] {
+			s.Cache.Present++
+			s.Cache.PresentBytes += n.size
+		}
+	}
+	for sha, f := range c.blobs.fetching {
+		d := DownloadStatus{SHA256: sha, Peer: f.peer}
+		if n := c.blobs.needs[sha]; n != nil {
+			d.Priority, d.Size = n.priority, n.size
+		}
+		s.Downloads = append(s.Downloads, d)
+	}
+	s.CoveredUntil = c.coveredUntil(iv.Now())
+	return s
+}
+
+func (c *Core) coveredUntil(from time.Time) time.Time {
+	// Plan works on its own copy of the selector; a truncated plan still tells how far it got.
+	plan, _ := c.sel.Plan(from, from.Add(coverHorizon))
+	if len(plan) == 0 {
+		return from
+	}
+	for _, e := range plan {
+		if e.Choice.Level >= schedule.LevelEmergency {
+			return e.Start
+		}
+	}
+	last := plan[len(plan)-1]
+	return last.Start.Add(last.Length)
+}
+
+// Counters returns the running totals.
+func (c *Core) Counters() Counters { return c.counters }

@@ -1,0 +1,194 @@
+package node
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/lomuz/lomuz/crdt"
+	"github.com/lomuz/lomuz/origin/api"
+)
+
+const (
+	levelInfo  = slog.LevelInfo
+	levelWarn  = slog.LevelWarn
+	levelError = slog.LevelError
+)
+
+// maxMissingReported bounds the missing blobs listed in one sync request (api.MaxMissing is the hard limit).
+const maxMissingReported = 100
+
+type syncStatus struct {
+	okAt     time.Duration // monotonic time of the last successful sync; 0 never
+	okWall   time.Time     // trusted time of it, for status
+	lastErr  string
+	revoked  bool
+	needFull bool // the state hash disagreed: ask for everything
+	mesh     *api.Mesh
+}
+
+func (c *Core) tickSync() {
+	if c.syncing || c.sync.revoked || !c.sched.due(c.now.Mono) {
+		return
+	}
+	c.syncing = true
+	req := &api.SyncRequest{AppVersion: c.cfg.AppVersion}
+	if !c.sync.needFull {
+		req.Revision = c.state.Catalog().Watermark()
+		if req.Revision > 0 {
+			h := c.state.Catalog().StateHash()
+			req.StateHash = h.Hex()
+		}
+	}
+	req.Inventory.CachedAssets = len(c.blobs.present)
+	for sha := range c.blobs.present {
+		if n := c.blobs.needs[sha]; n != nil {
+			req.Inventory.CachedBytes += n.size
+		}
+	}
+	for _, sha := range c.blobs.order {
+		if len(req.Inventory.Missing) >= maxMissingReported {
+			break
+		}
+		if !c.blobs.present[sha] {
+			req.Inventory.Missing = append(req.Inventory.Missing, sha)
+		}
+	}
+	req.PlayEvents = c.pendingPlayEvents()
+	c.out.Sync = req
+}
+
+// pendingPlayEvents lists unacknowledged play events of every node of the store, oldest first per node: any node
+// with an uplink delivers the store's proof of play.
+func (c *Core) pendingPlayEvents() []api.PlayEvent {
+	var out []api.PlayEvent
+	pl := c.state.PlayLog()
+	for _, n := range pl.Nodes() {
+		for _, ev := range pl.Pending(n) {
+			if len(out) >= c.cfg.MaxUploadEvents {
+				return out
+			}
+			out = append(out, api.PlayEvent{DeviceID: ev.Node, Seq: ev.Seq, AssetID: ev.AssetID, ZoneID: ev.Zone,
+				StartedAt: time.UnixMilli(ev.StartedAt).UTC(), DurationMS: ev.DurationMS, Fallback: ev.Fallback})
+		}
+	}
+	return out
+}
+
+func (c *Core) onSync(r SyncResult) {
+	c.syncing = false
+	c.counters.Syncs++
+	switch {
+	case r.Revoked:
+		c.sync.revoked = true
+		c.sync.lastErr = "device revoked by origin"
+		c.logf(levelError, "origin revoked this device: syncing stops, playback goes on with what is cached")
+		return
+	case r.Err != nil || r.Manifest == nil:
+		err := r.Err
+		if err == nil {
+			err = errors.New("empty answer")
+		}
+		c.syncFailed(err.Error(), r.RetryAfter)
+		return
+	}
+	m := r.Manifest
+	if m.TenantID != c.cfg.Tenant || (m.DeviceID != "" && m.DeviceID != c.cfg.Device) {
+		c.syncFailed("manifest for another tenant or device", 0)
+		return
+	}
+	st := crdt.SignedTime{UnixMilli: m.Time.UnixMS, Sig: m.Time.Sig}
+	if !c.verifyTime(st) {
+		c.syncFailed("origin time signature does not verify", 0)
+		return
+	}
+	recs := make([]crdt.Record, 0, len(m.Records)+len(m.Tombstones))
+	for _, lists := range [][]api.Record{m.Records, m.Tombstones} {
+		for _, w := range lists {
+			recs = append(recs, crdt.Record{Key: w.Key, Tenant: w.Tenant, Rev: w.Rev, Deleted: w.Deleted,
+				Body: []byte(w.Body), Sig: w.Sig})
+		}
+	}
+	from := c.state.Catalog().Watermark()
+	if c.sync.needFull {
+		from = 0
+	}
+	ch, err := c.state.ApplyOrigin(crdt.OriginUpdate{From: from, To: m.Revision, Full: m.Full, Records: recs},
+		c.verifyRecord)
+	if err != nil {
+		// Rejected whole: the previous catalog stays, and the next sync asks again.
+		c.counters.ManifestsRejected++
+		c.syncFailed("manifest rejected: "+err.Error(), 0)
+		return
+	}
+	if err := c.clock.ObserveSync(time.UnixMilli(st.UnixMilli), r.Sent, r.Recv); err != nil {
+		c.logf(levelWarn, "origin time sample discarded", "err", err)
+	}
+	if c.state.ObserveTime(st, c.verifyTime) {
+		c.gossipDirty()
+	}
+	ts := c.clock.State(c.reading())
+	c.out.Time = &ts
+	c.afterOrigin(ch)
+	for _, d := range m.Downloads {
+		if d.URL != "" {
+			c.blobs.urls[d.SHA256] = d.URL
+		}
+	}
+	for _, a := range m.Acks {
+		if err := c.state.AckPlays(a.DeviceID, a.Seq); err == nil && a.DeviceID == c.cfg.Device {
+			c.out.PersistAcked = max(c.out.PersistAcked, a.Seq)
+		}
+	}
+	if len(m.Acks) > 0 {
+		c.gossipDirty()
+		c.markDirty()
+	}
+	if m.Mesh != nil && (c.sync.mesh == nil || m.Mesh.Epoch != c.sync.mesh.Epoch) {
+		mesh := *m.Mesh
+		c.sync.mesh = &mesh
+		c.out.Mesh = &mesh
+	}
+	h := c.state.Catalog().StateHash()
+	c.sync.needFull = m.StateHash != "" && h.Hex() != m.StateHash
+	c.sync.okAt, c.sync.okWall, c.sync.lastErr = c.now.Mono, c.Interval().Now(), ""
+	if c.sync.needFull {
+		c.counters.FullResyncs++
+		c.logf(levelWarn, "catalog state hash differs from origin's: asking for a full resync")
+		c.sched.syncNow(c.now.Mono)
+		return
+	}
+	c.sched.succeeded(c.now.Mono, c.rnd)
+}
+
+func (c *Core) syncFailed(msg string, retryAfter time.Duration) {
+	c.counters.SyncFailures++
+	c.sync.lastErr = msg
+	c.logf(levelWarn, "sync failed", "err", msg, "retry_after", retryAfter)
+	c.sched.failed(c.now.Mono, retryAfter, c.rnd)
+}
+
+// afterOrigin reacts to records that came from origin directly.
+func (c *Core) afterOrigin(ch crdt.Changes) {
+	c.applyRecords(ch.Records)
+	if len(ch.Records) > 0 || ch.Removed > 0 {
+		c.cat.changed = true
+		c.gossipDirty()
+		c.markDirty()
+	}
+	if ch.Removed > 0 {
+		c.rebuildFromState()
+	}
+}
+
+// rebuildFromState re-reads the whole catalog after records were dropped wholesale (an origin full resync or a
+// peer's reset), since Changes lists what entered, not what left.
+func (c *Core) rebuildFromState() {
+	c.cat.init()
+	c.cat.changed = true
+	if err := c.newSelector(c.sel.Location().String()); err != nil {
+		c.logf(levelError, "selector rebuild failed", "err", err)
+		return
+	}
+	c.applyRecords(c.state.Catalog().Records(""))
+}

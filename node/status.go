@@ -9,7 +9,7 @@ import (
 
 // Counters are the node's running totals, exported as Prometheus metrics by Run and checked by the simulator.
 type Counters struct {
-	Syncs, SyncFailures, FullResyncs, ManifestsRejected int
+	Syncs, SyncFailures, FullResyncs, ManifestsRejected   int
 	CloudPulls, PeerPulls, BlobsFromCloud, BlobsFromPeers int
 	FetchFailures                                         int
 	GossipSent, GossipReceived, GossipRejected            int

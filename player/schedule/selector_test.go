@@ -528,3 +528,58 @@ func TestRemoveAssetAndPlaylist(t *testing.T) {
 		t.Fatalf("got %v from q", c)
 	}
 }
+
+func TestFixedTimeAcrossMidnight(t *testing.T) {
+	s := newSel(t, "America/Sao_Paulo")
+	load(t, s, "p", music("a", "A"), music("b", "B"))
+	load(t, s, "ads", spot("s1"))
+	sched(t, s, Schedule{ID: "s", PlaylistID: "p", Spots: []SpotRule{{PlaylistID: "ads", At: []ClockTime{MustClock("23:55")}}}})
+	// 00:05 on 2026-05-06 in Sao Paulo (-03) is 10 minutes after 23:55 of the day before.
+	c := play(s, utc("2026-05-06T03:05:00Z"))
+	if c.Level != LevelSpot || !c.Due.Equal(utc("2026-05-06T02:55:00Z")) {
+		t.Fatalf("got %v due %v", c, c.Due)
+	}
+	if c := play(s, utc("2026-05-06T03:06:00Z")); c.Level != LevelScheduled {
+		t.Fatalf("played twice: %v", c)
+	}
+}
+
+func TestPlanLeavesSelectorAndIsBounded(t *testing.T) {
+	s := newSel(t, "UTC", func(c *Config) { c.MaxPlanEntries = 5 })
+	load(t, s, "p", music("a", "A"), music("b", "B"))
+	sched(t, s, Schedule{ID: "s", PlaylistID: "p"})
+	before := s.History()
+	plan, err := s.Plan(noon, noon.Add(time.Hour))
+	if err != ErrPlanTruncated || len(plan) != 5 {
+		t.Fatalf("plan of %d entries, err %v", len(plan), err)
+	}
+	for i, e := range plan {
+		if want := noon.Add(time.Duration(i) * 3 * time.Minute); !e.Start.Equal(want) || e.Length != 3*time.Minute {
+			t.Fatalf("entry %d: %v +%v, want %v +3m", i, e.Start, e.Length, want)
+		}
+	}
+	if after := s.History(); len(after.Plays) != len(before.Plays) || after.TracksSinceSpot != before.TracksSinceSpot {
+		t.Fatalf("Plan changed the history: %+v", after)
+	}
+	// A builtin plan steps by BuiltinLength.
+	q := newSel(t, "UTC")
+	plan, err = q.Plan(noon, noon.Add(time.Minute))
+	if err != nil || len(plan) != 2 || plan[1].Start != noon.Add(30*time.Second) || plan[0].Choice.Level != LevelBuiltin {
+		t.Fatalf("builtin plan %v %v", plan, err)
+	}
+}
+
+func TestPlayedAfterRemovalIsIgnored(t *testing.T) {
+	s := newSel(t, "UTC")
+	load(t, s, "p", music("a", "A"), music("b", "B"))
+	sched(t, s, Schedule{ID: "s", PlaylistID: "p"})
+	c := s.Next(trustedtime.Exact(noon))
+	s.RemoveAsset(c.Asset.ID)
+	s.Played(c, noon)
+	if h := s.History(); len(h.Plays) != 0 || h.TracksSinceSpot != 1 {
+		t.Fatalf("history %+v", h)
+	}
+	if c := s.Next(trustedtime.Exact(noon)); c.Asset.ID != "b" {
+		t.Fatalf("got %v", c)
+	}
+}

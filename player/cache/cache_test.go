@@ -382,3 +382,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond) // polling a condition with a deadline
 	}
 }
+
+// TestRefusedCreateKeepsPartial: a resume refused for quota keeps the partial file and its accounting.
+func TestRefusedCreateKeepsPartial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	c := openCache(t, t.TempDir(), 40_000, nil)
+	a, b, x := newBlob(rng, 20_000), newBlob(rng, 15_000), newBlob(rng, 15_000)
+	c.SetPinned([]string{a.sha, b.sha, x.sha})
+	install(t, c, a)
+	w, err := c.Create(b.sha, 15_000, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b.data[:5_000])
+	w.Close()
+	install(t, c, x) // 20,000 + 5,000 + 15,000: full
+	if _, err := c.Create(b.sha, 15_000, ""); !errors.Is(err, ErrQuotaExceeded) {
+		t.Fatalf("resume over quota: %v", err)
+	}
+	if st := c.Stats(); c.PartialSize(b.sha) != 5_000 || st.UsedBytes != 40_000 || st.Partials != 1 {
+		t.Fatalf("after refusal: partial %d, %+v", c.PartialSize(b.sha), st)
+	}
+	c.SetPinned([]string{a.sha, b.sha})
+	w, err = c.Create(b.sha, 15_000, "")
+	if err != nil || w.Offset() != 5_000 {
+		t.Fatalf("resume after unpinning: %v at %d", err, w.Offset())
+	}
+	w.Write(b.data[5_000:])
+	if err := w.Commit(); err != nil || c.Has(x.sha) || c.Stats().UsedBytes != 35_000 {
+		t.Fatalf("commit %v, x present %v, %+v", err, c.Has(x.sha), c.Stats())
+	}
+}

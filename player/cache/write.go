@@ -56,10 +56,15 @@ func (c *Cache) Create(sha string, size int64, md5Hex string) (*Writer, error) {
 		return nil, fmt.Errorf("%w: %s", ErrBusy, sha)
 	}
 	// Reserve the whole size; the partial file's bytes are part of it from now on.
-	c.used -= c.partials[sha]
+	had := c.partials[sha]
+	c.used -= had
 	delete(c.partials, sha)
 	evs, err := c.makeRoomLocked(size, sha)
 	if err != nil {
+		if had > 0 { // still on disk, still resumable
+			c.partials[sha] = had
+			c.used += had
+		}
 		c.mu.Unlock()
 		c.notify(evs)
 		return nil, err

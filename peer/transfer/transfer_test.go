@@ -281,3 +281,5 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+func sha(b []byte) [32]byte { return sha256.Sum256(b) }

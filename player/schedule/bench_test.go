@@ -53,6 +53,7 @@ func BenchmarkNext(b *testing.B) {
 	pct := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Nanoseconds()) }
 	b.ReportMetric(pct(0.50), "p50-ns")
 	b.ReportMetric(pct(0.99), "p99-ns")
+	b.ReportMetric(pct(0.999), "p99.9-ns")
 	b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds()), "max-ns")
 	n := float64(len(lat))
 	b.ReportMetric(100*float64(levels[schedule.LevelSpot])/n, "%spot")

@@ -19,7 +19,8 @@
 //	sel.UpsertSchedule(sc); sel.RemoveSchedule(id)
 //	sel.SetPresent(sha256, true|false)          // the blob cache's verified set, also before its assets are known
 //	sel.SetHistory(persisted)                   // after a restart
-//	c := sel.Next(clock.Interval(reading))      // at each track boundary (or to prepare the next track)
+//	c := sel.Next(clock.Interval(reading))      // the interval at the boundary where c will start: to prepare
+//	                                            // the next track, the reading advanced by the time left
 //	sel.Played(c, iv.Now())                     // when c starts playing; c.Level is recorded and counted
 //	persist(sel.History())                      // on a timer and at shutdown: O(n log n)
 //

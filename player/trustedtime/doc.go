@@ -19,6 +19,9 @@
 //   - the wall clock: believed only as an upper bound, and only when it is not below Lo and no sync in this boot
 //     gives a tighter one.
 //
+// To check a play that starts later (preparing the next track), pass the Reading predicted for that instant: both
+// clocks advanced by the time left.
+//
 // A Clock is a plain value owned by one goroutine (the node core); it is not safe for concurrent use. Methods never
 // block.
 package trustedtime

@@ -21,6 +21,7 @@ type originFlags struct {
 	cfg       origin.Config
 	tenant    string
 	tokenName string
+	transcode bool
 }
 
 func (f *originFlags) storeFlags(cmd *cobra.Command) {
@@ -61,6 +62,9 @@ func init() {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if f.transcode {
+				return runOriginTranscoding(ctx, f.cfg, f.deployConfig())
+			}
 			return origin.Run(ctx, f.cfg, f.deployConfig())
 		},
 	}
@@ -70,6 +74,7 @@ func init() {
 	fl.StringVar(&f.cfg.CDNPrefix, "cdn-prefix", "", "download URLs point at PREFIX<sha256> (a CDN in front of origin or the bucket)")
 	fl.BoolVar(&f.cfg.Presign, "presign", false, "download URLs are presigned S3 GETs (needs --s3-bucket)")
 	fl.IntVar(&f.cfg.MaxInFlight, "max-inflight", f.cfg.MaxInFlight, "device requests served at once before answering 429 (0: no limit)")
+	fl.BoolVar(&f.transcode, "transcode", true, "transcode uploads to Ogg Vorbis (in-process; with --postgres, by `lomuz worker`s)")
 	fl.Int64Var(&f.cfg.MaxUploadBytes, "max-upload", f.cfg.MaxUploadBytes, "largest asset upload in bytes")
 
 	boot := &cobra.Command{

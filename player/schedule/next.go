@@ -53,6 +53,7 @@ func Playable(a *Asset, iv trustedtime.Interval) bool {
 // whose window has not opened or has passed are set aside), which is why it is not safe for concurrent use.
 func (s *Selector) Next(iv trustedtime.Interval) Choice {
 	lo, hi := bounds(iv)
+	s.visits = 0
 	s.advance(lo)
 	now := iv.Now()
 	lt := toLocal(now, s.loc)
@@ -99,6 +100,7 @@ func (s *Selector) pick(pi int32, lo, hi int64, avoid string, lookahead int) (sl
 		if m < 0 {
 			break
 		}
+		s.visits++
 		c := pl.members[m]
 		r := &s.recs[c]
 		switch r.check(lo, hi) {
@@ -219,6 +221,7 @@ func (s *Selector) emergency(lo, hi int64) int32 {
 			return sl
 		}
 	}
+	s.visits += n
 	count := 0
 	for _, sl := range s.emerg {
 		if ok(sl) {

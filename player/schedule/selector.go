@@ -188,6 +188,7 @@ type Selector struct {
 	w        walker
 	park     []int32
 	instants map[int64]time.Time // see instant
+	visits   int                 // candidates looked at by the last Next, for the test that bounds the work
 }
 
 // NewSelector builds an empty selector for one zone.

@@ -43,9 +43,10 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// DefaultConfig returns a configuration that finds a new peer within about 10 s and forgets a gone one within 30 s.
+// DefaultConfig returns a configuration that finds a new peer within about 5 s (a browse round every 4 s, 1 s of
+// listening) and forgets a gone one within 15 s; one query per node every 4 s is negligible on a store LAN.
 func DefaultConfig() Config {
-	return Config{Announce: true, BrowseInterval: 10 * time.Second, BrowseWindow: time.Second, TTL: 30 * time.Second}
+	return Config{Announce: true, BrowseInterval: 4 * time.Second, BrowseWindow: time.Second, TTL: 15 * time.Second}
 }
 
 var errConfig = errors.New("discovery: invalid config")

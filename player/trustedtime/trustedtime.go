@@ -3,6 +3,7 @@ package trustedtime
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -81,7 +82,8 @@ func (c *Clock) drift(d time.Duration) time.Duration {
 	if d < 0 {
 		d = -d
 	}
-	return time.Duration(float64(d) * c.cfg.DriftPPM / 1e6)
+	// Rounded up: a bound that is a nanosecond too generous is safe, one a nanosecond too tight is not.
+	return time.Duration(math.Ceil(float64(d) * c.cfg.DriftPPM / 1e6))
 }
 
 func (c *Clock) loAt(a anchor, mono time.Duration) time.Time {

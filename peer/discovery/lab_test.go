@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 type discArg struct {
 	NodeID, MeshID, Iface string
 	Port                  uint16
+	Defaults              bool // production timings instead of the tests' fast rounds
 }
 
 func discChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
@@ -39,7 +40,9 @@ func discChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 	cfg := DefaultConfig()
 	cfg.Interfaces, cfg.NodeID, cfg.MeshID, cfg.PeerID, cfg.GossipPort = []string{a.Iface}, a.NodeID, a.MeshID,
 		testPeerID, a.Port
-	cfg.BrowseInterval, cfg.BrowseWindow, cfg.TTL = 500*time.Millisecond, 300*time.Millisecond, 1500*time.Millisecond
+	if !a.Defaults {
+		cfg.BrowseInterval, cfg.BrowseWindow, cfg.TTL = 500*time.Millisecond, 300*time.Millisecond, 1500*time.Millisecond
+	}
 	d, err := New(cfg)
 	if err != nil {
 		return err
@@ -66,7 +69,7 @@ func discChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 	}
 }
 
-func peersOf(t *testing.T, p *netns.Proc) []string {
+func peersOf(t testing.TB, p *netns.Proc) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -95,13 +98,19 @@ type lanNode struct {
 	id   string
 }
 
-func startNodes(t *testing.T, lab *netns.Lab, br *netns.Bridge, mesh string, names ...string) []*lanNode {
+func startNodes(t testing.TB, lab *netns.Lab, br *netns.Bridge, mesh string, names ...string) []*lanNode {
+	return startNodesCfg(t, lab, br, discArg{MeshID: mesh}, names...)
+}
+
+func startNodesCfg(t testing.TB, lab *netns.Lab, br *netns.Bridge, arg discArg, names ...string) []*lanNode {
 	t.Helper()
 	var out []*lanNode
 	for _, name := range names {
 		ns := lab.Namespace(name)
 		ifc := br.Attach(ns)
-		p := ns.StartChild("disc", discArg{NodeID: name, MeshID: mesh, Iface: ifc.Name, Port: 7946})
+		a := arg
+		a.NodeID, a.Iface, a.Port = name, ifc.Name, 7946
+		p := ns.StartChild("disc", a)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		var ids []string
 		err := p.Recv(ctx, &ids)
@@ -218,4 +227,35 @@ func ensureSystemBus(t *testing.T) {
 		}
 		return err == nil
 	})
+}
+
+// BenchmarkDiscoverNewNode measures, with the default timings, the time from a new node's start until the two nodes
+// already on the bridge list it and it lists them (scripts/bench.d/50-peer.sh reports it against a 5 s target).
+func BenchmarkDiscoverNewNode(b *testing.B) {
+	lab := netns.New(b)
+	br := lab.Bridge("sw", netip.MustParsePrefix("10.218.0.0/24"))
+	arg := discArg{MeshID: "benchmesh", Defaults: true}
+	old := startNodesCfg(b, lab, br, arg, "b1", "b2")
+	var worst time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		start := time.Now()
+		n := startNodesCfg(b, lab, br, arg, fmt.Sprintf("new%d", i))[0]
+		deadline := start.Add(30 * time.Second)
+		for {
+			seen := slices.Contains(peersOf(b, old[0].proc), n.id) && slices.Contains(peersOf(b, old[1].proc), n.id) &&
+				len(peersOf(b, n.proc)) >= 2
+			if seen {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("new node not discovered within 30 s")
+			}
+			time.Sleep(20 * time.Millisecond) // polling, bounded by the deadline
+		}
+		worst = max(worst, time.Since(start))
+		n.proc.Kill() // keep the bridge at three nodes
+	}
+	b.ReportMetric(worst.Seconds(), "worst-s")
 }

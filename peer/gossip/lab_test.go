@@ -87,6 +87,12 @@ func nodeChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 			rep.OK = r.gotMsg(m.Data)
 		case "gotstate":
 			rep.OK = r.gotState(m.Data)
+		case "inject": // a user message straight to each address, encrypted with this node's key
+			for _, a := range addrs {
+				if err = g.ml.SendToAddress(addr(a), m.Data); err != nil {
+					break
+				}
+			}
 		default:
 			err = fmt.Errorf("unknown op %q", m.Op)
 		}
@@ -101,14 +107,21 @@ func nodeChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 
 func ask(t *testing.T, p *netns.Proc, m nodeCmd) nodeReply {
 	t.Helper()
+	r := ask2(t, p, m)
+	if r.Err != "" {
+		t.Fatalf("%s %s: %s", p.Name, m.Op, r.Err)
+	}
+	return r
+}
+
+// ask2 is ask without failing on the child's own error (for calls expected to fail).
+func ask2(t *testing.T, p *netns.Proc, m nodeCmd) nodeReply {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var r nodeReply
 	if err := p.Call(ctx, m, &r); err != nil {
 		t.Fatal(err)
-	}
-	if r.Err != "" {
-		t.Fatalf("%s %s: %s", p.Name, m.Op, r.Err)
 	}
 	return r
 }
@@ -126,7 +139,7 @@ func waitAll(t *testing.T, what string, procs []*netns.Proc, cond func(p *netns.
 }
 
 // TestLANConvergePartitionHeal runs 4 nodes in 4 namespaces on one bridge: they converge a broadcast and a push/pull
-// state; one node's cable is pulled until both sides declare the other dead; after the cable is back the mesh
+// state; a fifth node with another mesh key can neither join nor inject; one node's cable is pulled until both sides declare the other dead; after the cable is back the mesh
 // re-forms by itself (no test-driven Join), and gossip reaches the returning node.
 func TestLANConvergePartitionHeal(t *testing.T) {
 	lab := netns.New(t)
@@ -165,6 +178,37 @@ func TestLANConvergePartitionHeal(t *testing.T) {
 		return (p == procs[1] || ask(t, p, nodeCmd{Op: "got", Data: []byte("delta from node1")}).OK) &&
 			ask(t, p, nodeCmd{Op: "gotstate", Data: []byte("full state of node3")}).OK
 	})
+
+	// A node of another store on the same bridge: another mesh key. It can neither join nor inject.
+	nsX := lab.Namespace("gx")
+	ix := br.Attach(nsX)
+	px := nsX.StartChild("node", nodeArg{Name: "intruder", Bind: ix.IP().String(), Key: keyB})
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var r nodeReply
+		err := px.Recv(ctx, &r)
+		cancel()
+		if err != nil {
+			t.Fatalf("start intruder: %v\n%s", err, px.Stderr())
+		}
+	}
+	if r := ask2(t, px, nodeCmd{Op: "join", Addrs: addrs}); r.Err == "" {
+		t.Fatal("a node with another mesh key joined")
+	}
+	ask(t, px, nodeCmd{Op: "inject", Addrs: addrs, Data: []byte("forged delta")})
+	ask(t, procs[0], nodeCmd{Op: "broadcast", Data: []byte("after the intruder")})
+	waitAll(t, "legit broadcast after the intruder", procs[1:], func(p *netns.Proc) bool {
+		return ask(t, p, nodeCmd{Op: "got", Data: []byte("after the intruder")}).OK
+	})
+	for _, p := range procs {
+		if ask(t, p, nodeCmd{Op: "got", Data: []byte("forged delta")}).OK {
+			t.Fatalf("%s accepted an injected message", p.Name)
+		}
+		if m := ask(t, p, nodeCmd{Op: "members"}).Members; len(m) != n {
+			t.Fatalf("%s members %v after the intruder", p.Name, m)
+		}
+	}
+	px.Stop()
 
 	if err := links[3].Cut(); err != nil {
 		t.Fatal(err)

@@ -204,3 +204,48 @@ func (s *Selector) Plan(from, to time.Time) ([]PlanEntry, error) {
 	}
 	return out, nil
 }
+
+// CoveredUntil is how long the zone keeps playing scheduled content (tracks and spots) from `from` with what the
+// selector holds now: the start of the first play of Plan that falls back to emergency, builtin or silence, or
+// from+horizon when none does within it. The node shows it in its status ("covered until"). Cost: one Plan.
+func (s *Selector) CoveredUntil(from time.Time, horizon time.Duration) (time.Time, error) {
+	plan, err := s.Plan(from, from.Add(horizon))
+	for _, e := range plan {
+		if e.Choice.Level >= LevelEmergency {
+			return e.Start, nil
+		}
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return from.Add(horizon), nil
+}
+
+// Counts describes what the selector holds, for the status page.
+type Counts struct {
+	Assets    int // known assets
+	Absent    int // of which the blob is not present
+	Waiting   int // present, set aside until their window opens (as of the last Next)
+	Expired   int // present, set aside for good: their window has passed (as of the last Next)
+	Playlists int
+	Schedules int // in this zone's scope
+	Emergency int // emergency-eligible assets
+}
+
+// Counts counts what the selector holds; O(assets).
+func (s *Selector) Counts() Counts {
+	c := Counts{Assets: len(s.byID), Playlists: len(s.plByID), Schedules: len(s.scheds), Emergency: len(s.emerg)}
+	for i := range s.recs {
+		if r := &s.recs[i]; r.live {
+			switch r.state {
+			case stAbsent:
+				c.Absent++
+			case stFuture:
+				c.Waiting++
+			case stExpired:
+				c.Expired++
+			}
+		}
+	}
+	return c
+}

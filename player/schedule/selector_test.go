@@ -583,3 +583,29 @@ func TestPlayedAfterRemovalIsIgnored(t *testing.T) {
 		t.Fatalf("got %v", c)
 	}
 }
+
+func TestCoveredUntilAndCounts(t *testing.T) {
+	s := newSel(t, "UTC")
+	a, b := music("a", "A"), music("b", "B")
+	a.ValidUntil = noon.Add(30 * time.Minute)
+	b.ValidUntil = noon.Add(45 * time.Minute)
+	c := music("c", "C")
+	c.ValidFrom = noon.Add(24 * time.Hour)
+	load(t, s, "p", a, b, c)
+	s.SetPresent("sha-c", false)
+	sched(t, s, Schedule{ID: "s", PlaylistID: "p"})
+	got, err := s.CoveredUntil(noon, 24*time.Hour)
+	// Tracks of 3 minutes alternate a and b; b's last start that ends by 12:45 is 12:42, a's by 12:30 is 12:27.
+	// a, b, ... from 12:00: a at 12:24, b at 12:27, then b alone (artist repeat) at 12:30 ... 12:42, nothing at 12:45.
+	if err != nil || !got.Equal(noon.Add(45*time.Minute)) {
+		t.Fatalf("covered until %v (%v), want 12:45", got, err)
+	}
+	if got, _ := s.CoveredUntil(noon, 10*time.Minute); !got.Equal(noon.Add(10 * time.Minute)) {
+		t.Fatalf("within the horizon: %v", got)
+	}
+	s.Next(trustedtime.Exact(noon.Add(time.Hour))) // sets a and b aside as expired
+	want := Counts{Assets: 3, Absent: 1, Expired: 2, Playlists: 1, Schedules: 1}
+	if got := s.Counts(); got != want {
+		t.Fatalf("counts %+v, want %+v", got, want)
+	}
+}

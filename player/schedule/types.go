@@ -105,12 +105,18 @@ type ClockTime int16
 
 // ParseClock reads "HH:MM" (00:00 .. 23:59).
 func ParseClock(s string) (ClockTime, error) {
+	digit := func(i int) int {
+		if s[i] < '0' || s[i] > '9' {
+			return -100 // makes the value out of range
+		}
+		return int(s[i] - '0')
+	}
 	if len(s) != 5 || s[2] != ':' {
 		return 0, fmt.Errorf("schedule: time of day %q is not HH:MM", s)
 	}
-	h, err1 := strconv.Atoi(s[:2])
-	m, err2 := strconv.Atoi(s[3:])
-	if err1 != nil || err2 != nil || h < 0 || h > 23 || m < 0 || m > 59 {
+	// Digits only: strconv.Atoi would take "+0" or "-0".
+	h, m := digit(0)*10+digit(1), digit(3)*10+digit(4)
+	if h < 0 || h > 23 || m < 0 || m > 59 {
 		return 0, fmt.Errorf("schedule: time of day %q is not HH:MM", s)
 	}
 	return ClockTime(h*60 + m), nil

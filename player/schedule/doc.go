@@ -10,8 +10,7 @@
 // # Using a Selector (the node core)
 //
 // One Selector per zone, owned by one goroutine: no method is safe for concurrent use, none blocks, none keeps a
-// reference to a caller's slice (Playlist.AssetIDs, Schedule.Weekdays and Spots are copied or treated as immutable:
-// do not modify them after the call).
+// reference to a caller's slice (playlists, schedules and histories are copied in and out).
 //
 //	sel, err := schedule.NewSelector(cfg)       // cfg from DefaultConfig: Store, Zone, Rand set
 //	sel.UpsertAsset(a); sel.RemoveAsset(id)     // catalog records, in any order

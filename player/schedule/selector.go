@@ -464,6 +464,12 @@ func (s *Selector) UpsertSchedule(sc Schedule) error {
 	if err := sc.validate(); err != nil {
 		return err
 	}
+	// Copy the slices: the caller may reuse its record.
+	sc.Weekdays = slices.Clone(sc.Weekdays)
+	sc.Spots = slices.Clone(sc.Spots)
+	for i := range sc.Spots {
+		sc.Spots[i].At = slices.Clone(sc.Spots[i].At)
+	}
 	s.allSched[sc.ID] = sc
 	s.compile()
 	return nil

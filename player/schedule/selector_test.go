@@ -609,3 +609,18 @@ func TestCoveredUntilAndCounts(t *testing.T) {
 		t.Fatalf("counts %+v, want %+v", got, want)
 	}
 }
+
+func TestUpsertCopiesCallerSlices(t *testing.T) {
+	s := newSel(t, "UTC")
+	load(t, s, "p", music("a", "A"))
+	ids := []string{"a"}
+	if err := s.UpsertPlaylist(Playlist{ID: "q", AssetIDs: ids}); err != nil {
+		t.Fatal(err)
+	}
+	days := []time.Weekday{time.Tuesday}
+	sched(t, s, Schedule{ID: "s", PlaylistID: "q", Weekdays: days})
+	ids[0], days[0] = "zzz", time.Sunday
+	if c := s.Next(trustedtime.Exact(noon)); c.Asset.ID != "a" {
+		t.Fatalf("caller's slices leaked into the selector: %v", c)
+	}
+}

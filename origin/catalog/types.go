@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"time"
 )
@@ -8,6 +9,21 @@ import (
 // Hash is a sha256 digest. Secrets (admin tokens, enrollment tokens, device credentials) are stored only as
 // their Hash; the caller hashes the presented secret and looks the hash up.
 type Hash [32]byte
+
+// MarshalText encodes the hash as 64 lower-case hex characters (for JSON and logs).
+func (h Hash) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h[:])), nil }
+
+// UnmarshalText decodes what MarshalText wrote.
+func (h *Hash) UnmarshalText(b []byte) error {
+	if len(b) != 64 {
+		return invalidf("hash of %d hex characters, want 64", len(b))
+	}
+	_, err := hex.Decode(h[:], b)
+	if err != nil {
+		return invalidf("hash: %v", err)
+	}
+	return nil
+}
 
 // Role of an admin token.
 type Role string

@@ -184,7 +184,9 @@ func (f *fx) tenant() string {
 	return id
 }
 
-func (f *fx) newShop() catalog.Shop {
+func (f *fx) newShop() catalog.Shop { return newShop() }
+
+func newShop() catalog.Shop {
 	key := make([]byte, catalog.MeshKeyLen)
 	rand.Read(key)
 	return catalog.Shop{ID: NewID(), Name: "store", TimeZone: "America/Sao_Paulo", MeshKey: key, KeyEpoch: 1,
@@ -207,6 +209,10 @@ func (f *fx) zone(tenant, store string) catalog.Zone {
 }
 
 func (f *fx) newDevice(tenant, store, zone string) catalog.Device {
+	return newDevice(tenant, store, zone)
+}
+
+func newDevice(tenant, store, zone string) catalog.Device {
 	pk := make([]byte, 36)
 	rand.Read(pk)
 	id := NewID()

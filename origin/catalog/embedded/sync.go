@@ -131,6 +131,9 @@ func (s *Store) RecordsSince(_ context.Context, tenantID, storeID string, since 
 	if err != nil {
 		return p, err
 	}
+	if since >= math.MaxInt64 {
+		return p, fmt.Errorf("%w: revision %d", catalog.ErrInvalid, since)
+	}
 	limit = catalog.ClampLimit(limit)
 	prefix := key("rl", tenantID, "")
 	start := append(bytes.Clone(prefix), u64(since+1)...)
@@ -145,9 +148,6 @@ func (s *Store) RecordsSince(_ context.Context, tenantID, storeID string, since 
 			return err
 		}
 		p.Revision = rev
-		if since == math.MaxUint64 {
-			return nil
-		}
 		return scan(txn, prefix, start, skip, func(k, scope []byte) (bool, error) {
 			if !inScope(string(scope), storeID) {
 				return true, nil

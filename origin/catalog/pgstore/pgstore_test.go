@@ -27,3 +27,21 @@ func open(t testing.TB, url string, replicas ...string) *Store {
 func TestConformance(t *testing.T) {
 	catalogtest.Run(t, func(t *testing.T) catalog.Store { return open(t, testenv.Postgres(t)) })
 }
+
+// BenchmarkCatalog runs the shared catalog benchmarks on PostgreSQL; Baseline is one SELECT 1 round trip on the
+// same pool, the floor under every lookup.
+func BenchmarkCatalog(b *testing.B) {
+	s := open(b, testenv.Postgres(b))
+	catalogtest.Bench(b, s, func(b *testing.B) {
+		ctx := context.Background()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				var one int
+				if err := s.w.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -158,8 +159,8 @@ func readRecords(ctx context.Context, q querier, tenantID, sql string, args ...a
 const recordsSinceSQL = `WITH t AS (SELECT revision FROM tenants WHERE id = $1)
 	SELECT t.revision, r.key, r.rev, r.deleted, r.body, r.sig FROM t LEFT JOIN LATERAL (
 		SELECT key, rev, deleted, body, sig FROM records
-		WHERE tenant_id = $1 AND rev > $2 AND (rev, key) > ($3, $4) AND scope IN ('', $5)
-		ORDER BY rev, key LIMIT $6) r ON true`
+		WHERE tenant_id = $1 AND (rev, key) > ($2, $3) AND scope IN ('', $4)
+		ORDER BY rev, key LIMIT $5) r ON true`
 
 func (s *Store) RecordsSince(ctx context.Context, tenantID, storeID string, since uint64, cursor string, limit int) (catalog.RecordPage, error) {
 	var p catalog.RecordPage
@@ -171,9 +172,21 @@ func (s *Store) RecordsSince(ctx context.Context, tenantID, storeID string, sinc
 		return p, err
 	}
 	limit = catalog.ClampLimit(limit)
+	// One row comparison, so the index scan starts at the right place: keys are never empty, so "rev > since" is
+	// "(rev, key) > (since+1, '')", and a cursor inside a later revision starts after its key.
+	if since >= math.MaxInt64 {
+		return p, fmt.Errorf("%w: revision %d", catalog.ErrInvalid, since)
+	}
+	start, after := since+1, ""
+	if crev >= start {
+		start, after = crev, ckey
+	}
+	if start > math.MaxInt64 {
+		return p, fmt.Errorf("%w: revision %d", catalog.ErrInvalid, start)
+	}
 	err = s.onFresh(ctx, since, func(ctx context.Context, q *pgxpool.Pool) (uint64, error) {
 		var err error
-		p, err = readRecords(ctx, q, tenantID, recordsSinceSQL, tenantID, int64(since), int64(crev), ckey, storeID, limit+1)
+		p, err = readRecords(ctx, q, tenantID, recordsSinceSQL, tenantID, int64(start), after, storeID, limit+1)
 		return p.Revision, err
 	})
 	if err != nil {

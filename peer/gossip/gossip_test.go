@@ -246,3 +246,20 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestBroadcastBacklogBounded(t *testing.T) {
+	cfg := fastConfig("alone", keyA)
+	cfg.MaxQueued = 2
+	g, _ := start(t, cfg) // no other member: nothing drains the queue
+	for i := range 2 {
+		if err := g.Broadcast([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Broadcast([]byte("third")); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("third broadcast: %v", err)
+	}
+	if err := g.Broadcast(nil); err == nil {
+		t.Fatal("empty broadcast accepted")
+	}
+}

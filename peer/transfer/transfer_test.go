@@ -283,3 +283,30 @@ func FuzzDecodeRequest(f *testing.F) {
 }
 
 func sha(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// Cancelling the caller's context ends a fetch that the server keeps alive, well before the stall timeout.
+func TestFetchCancelled(t *testing.T) {
+	srv, cli := pair(t, nil)
+	release := make(chan struct{})
+	defer close(release)
+	srv.h.SetStreamHandler(protocol.ID(ProtocolID), func(s network.Stream) {
+		_, _ = io.ReadFull(s, make([]byte, requestLen))
+		_, _ = s.Write(header{Status: StatusOK, Size: 1 << 20}.encode())
+		<-release
+		_ = s.Reset()
+	})
+	ctx, cancel := context.WithCancel(ctxT(t))
+	var got int64
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cli.Fetch(ctx, srv.ID(), [32]byte{1}, 0, io.Discard, func(n int64) { got = n })
+		errc <- err
+	}()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if got != 0 {
+		t.Fatalf("progress %d", got)
+	}
+}

@@ -45,9 +45,8 @@ type Config struct {
 	// of the current track.
 	PrepareAhead   time.Duration
 	PrepareAtStart bool
-	// Crossfade and TargetLUFS are the defaults until the store record sets them.
-	Crossfade  time.Duration
-	TargetLUFS float64
+	// Crossfade is the default until the store record sets one.
+	Crossfade time.Duration
 	// MaxUploadEvents bounds the play events sent in one sync.
 	MaxUploadEvents int
 	// SnapshotEvery debounces Ready.Snapshot.
@@ -72,8 +71,8 @@ func DefaultConfig() Config {
 		UplinkFresh:    25 * time.Minute,
 		MaxFetches:     3,
 		GossipInterval: 500 * time.Millisecond, GossipBudget: 1300, GossipMaxParts: 64,
-		PrepareAhead: 10 * time.Second,
-		Crossfade:    3 * time.Second, TargetLUFS: -16,
+		PrepareAhead:    10 * time.Second,
+		Crossfade:       3 * time.Second,
 		MaxUploadEvents: 500,
 		SnapshotEvery:   time.Minute,
 		Time:            trustedtime.DefaultConfig(),

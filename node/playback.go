@@ -92,7 +92,7 @@ func (c *Core) choose(kind PlayCommandKind, in time.Duration) {
 	c.play.next = t
 	cmd := PlayCommand{Kind: kind, Token: t.token, Asset: ch.Asset, Level: ch.Level,
 		Builtin:   ch.Level >= schedule.LevelBuiltin,
-		Crossfade: c.crossfade(), TargetLUFS: c.targetLUFS()}
+		Crossfade: c.crossfade(), TargetLUFS: c.cat.store.TargetLUFS}
 	if ch.Level == schedule.LevelSilence {
 		cmd.Kind = PlayStop
 	}
@@ -111,13 +111,6 @@ func (c *Core) crossfade() time.Duration {
 		return time.Duration(ms) * time.Millisecond
 	}
 	return c.cfg.Crossfade
-}
-
-func (c *Core) targetLUFS() float64 {
-	if t := c.cat.store.TargetLUFS; t != 0 {
-		return t
-	}
-	return c.cfg.TargetLUFS
 }
 
 func (c *Core) onAudio(e AudioEvent) {

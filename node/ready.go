@@ -71,7 +71,8 @@ type PlayCommand struct {
 	Builtin bool
 	Level   schedule.Level
 	// Crossfade is the store's setting (0: the engine's default; negative: none).
-	Crossfade  time.Duration
+	Crossfade time.Duration
+	// TargetLUFS is the store's loudness target (0: the engine's own).
 	TargetLUFS float64
 }
 

@@ -1,0 +1,296 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gopxl/beep/v2"
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/lomuz/lomuz/origin/api"
+	"github.com/lomuz/lomuz/player/audio"
+	"github.com/lomuz/lomuz/player/cache"
+	"github.com/lomuz/lomuz/player/download"
+	"github.com/lomuz/lomuz/player/store"
+)
+
+// DeviceConfig configures one `lomuz node` process.
+type DeviceConfig struct {
+	// DataDir holds the device database, the blob cache, the peer key and the state snapshot.
+	DataDir string
+	// Origins are origin base URLs, tried in order with failover.
+	Origins []string
+	// Token is the one-time enrollment token, needed only on the first start.
+	Token string
+	// Name is how the device is listed in the panel.
+	Name string
+	// Output is "null", "wav:PATH" or "speaker" (binaries built with -tags speaker).
+	Output string
+	// StatusListen is the status and metrics address; loopback by default, empty disables it.
+	StatusListen string
+	// CacheQuota bounds the blob cache in bytes (0: the disk is the limit); BytesPerSec caps downloads (0: none).
+	CacheQuota  int64
+	BytesPerSec int64
+	// Core tunes the core; identity fields are filled from enrollment.
+	Core   Config
+	Logger *slog.Logger
+	// OnReady, when set, is called once the node runs, with its Runner (tests and `lomuz demo` read status).
+	OnReady func(*Runner)
+}
+
+// DefaultDeviceConfig is a node on loopback status, null output.
+func DefaultDeviceConfig() DeviceConfig {
+	return DeviceConfig{DataDir: "lomuz-node", Output: "null", StatusListen: "127.0.0.1:7071", Core: DefaultConfig()}
+}
+
+// Enrollment is what a device keeps from enrolling.
+type Enrollment struct {
+	api.EnrollResponse
+	// PeerKey is the device's own ed25519 private key (its libp2p identity), generated before enrolling.
+	PeerKey ed25519.PrivateKey `json:"peer_key"`
+}
+
+// enroll returns the saved enrollment, or enrolls with the token and saves it.
+func enroll(ctx context.Context, st *store.Store, client *api.Client, cfg DeviceConfig) (Enrollment, error) {
+	var e Enrollment
+	if b, err := st.Enrollment(); err == nil && len(b) > 0 {
+		if err := json.Unmarshal(b, &e); err != nil {
+			return e, fmt.Errorf("node: saved enrollment is corrupt: %w", err)
+		}
+		return e, nil
+	}
+	if cfg.Token == "" {
+		return e, errors.New("node: not enrolled: pass an enrollment token (--token) on the first start")
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return e, err
+	}
+	lk, err := crypto.UnmarshalEd25519PrivateKey(priv)
+	if err != nil {
+		return e, err
+	}
+	pub, err := crypto.MarshalPublicKey(lk.GetPublic())
+	if err != nil {
+		return e, err
+	}
+	name := cfg.Name
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	resp, err := client.Enroll(ctx, api.EnrollRequest{Token: cfg.Token, PeerPublicKey: pub, Name: name,
+		AppVersion: cfg.Core.AppVersion})
+	if err != nil {
+		return e, fmt.Errorf("node: enrollment: %w", err)
+	}
+	e = Enrollment{EnrollResponse: resp, PeerKey: priv}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return e, err
+	}
+	return e, st.SetEnrollment(b)
+}
+
+// openSink opens the audio output named by spec.
+func openSink(spec string) (audio.Sink, func() error, error) {
+	const rate = beep.SampleRate(44100)
+	switch {
+	case spec == "" || spec == "null":
+		return audio.NewNullSink(rate, audio.SystemClock{}), func() error { return nil }, nil
+	case strings.HasPrefix(spec, "wav:"):
+		s, err := audio.CreateWAV(strings.TrimPrefix(spec, "wav:"), rate)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Close, nil
+	case spec == "speaker":
+		return openSpeaker(rate)
+	}
+	return nil, nil, fmt.Errorf("node: output %q: want null, wav:PATH or speaker", spec)
+}
+
+// RunDevice runs one node until ctx is done: enrolls on first start, opens its database, cache, downloads and
+// audio, restores what it persisted, and serves status.
+func RunDevice(ctx context.Context, cfg DeviceConfig) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if len(cfg.Origins) == 0 {
+		return errors.New("node: at least one origin URL is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	st, err := store.Open(store.DefaultConfig(filepath.Join(cfg.DataDir, "db")))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	httpc := &http.Client{Timeout: 0}
+	client, err := api.NewClient(api.ClientConfig{BaseURLs: cfg.Origins, HTTPClient: httpc})
+	if err != nil {
+		return err
+	}
+	en, err := enroll(ctx, st, client, cfg)
+	if err != nil {
+		return err
+	}
+	client = client.WithCredential(en.Credential, ed25519.PublicKey(en.OriginPublicKey))
+	log.Info("enrolled", "device", en.DeviceID, "store", en.StoreID, "zone", en.ZoneID)
+
+	cc := cache.DefaultConfig(filepath.Join(cfg.DataDir, "blobs"))
+	cc.QuotaBytes, cc.Logger = cfg.CacheQuota, log
+	lost := make(chan cache.Event, 64)
+	cc.Notify = func(e cache.Event) {
+		select {
+		case lost <- e:
+		default: // the loop re-reads the cache's list on the next boot; a dropped notice costs a late re-fetch
+		}
+	}
+	blobs, err := cache.Open(cc)
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
+	dc := download.DefaultConfig()
+	dc.BytesPerSec = cfg.BytesPerSec
+	dl, err := download.New(blobs, dc)
+	if err != nil {
+		return err
+	}
+	sink, closeSink, err := openSink(cfg.Output)
+	if err != nil {
+		return err
+	}
+	defer closeSink()
+	ec := audio.DefaultEngineConfig()
+	engine, err := audio.NewEngine(ec, sink)
+	if err != nil {
+		return err
+	}
+
+	persist := &DiskPersist{Store: st, Dir: cfg.DataDir, Tenant: en.TenantID}
+	restored, warns, err := persist.Load()
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		log.Warn("restoring state", "err", w)
+	}
+	cc2 := cfg.Core
+	cc2.Device, cc2.Tenant, cc2.Store, cc2.Zone = en.DeviceID, en.TenantID, en.StoreID, en.ZoneID
+	cc2.TimeZone, cc2.OriginKey = en.TimeZone, ed25519.PublicKey(en.OriginPublicKey)
+	cc2.TimeState, cc2.History = restored.Time, restored.History
+	// An output faster than real time (WAV, unpaced null) is told the next track as soon as one starts.
+	cc2.PrepareAtStart = !sink.Paced()
+	if cc2.Seed == 0 {
+		cc2.Seed = uint64(time.Now().UnixNano())
+	}
+	core, err := New(cc2)
+	if err != nil {
+		return err
+	}
+	if restored.Snapshot != nil {
+		if err := core.Restore(restored.Snapshot); err != nil {
+			log.Warn("state snapshot not restored; peers and origin will resend it", "err", err)
+		}
+	}
+	if err := core.RestorePlays(restored.Plays); err != nil {
+		return fmt.Errorf("node: restoring the play outbox: %w", err)
+	}
+	start := time.Now()
+	runner, err := NewRunner(core, Parts{
+		Origin: client, Audio: engine, Downloads: dl, Blobs: cacheBlobs{blobs}, Persist: persist, Logger: log,
+		EngineTargetLUFS: ec.TargetLUFS,
+		Now:              func() Instant { return Instant{Mono: time.Since(start), Wall: time.Now()} },
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 5)
+	goServe := func(name string, f func(context.Context) error) {
+		go func() {
+			err := f(ctx)
+			if err != nil && ctx.Err() == nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			} else {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	n := 0
+	for name, f := range map[string]func(context.Context) error{
+		"downloads": dl.Serve, "cache": blobs.Serve, "audio": engine.Serve,
+		"cache notices": func(ctx context.Context) error { return forwardLost(ctx, lost, runner) },
+	} {
+		goServe(name, f)
+		n++
+	}
+	if cfg.StatusListen != "" {
+		srv, err := newStatusServer(cfg.StatusListen, runner)
+		if err != nil {
+			cancel()
+			drain(errs, n)
+			return err
+		}
+		log.Info("status", "url", "http://"+srv.addr+"/status")
+		goServe("status", srv.serve)
+		n++
+	}
+	if cfg.OnReady != nil {
+		cfg.OnReady(runner)
+	}
+	err = runner.Serve(ctx)
+	cancel()
+	if e := drain(errs, n); err == nil {
+		err = e
+	}
+	return err
+}
+
+func drain(errs chan error, n int) error {
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// forwardLost turns the cache's notices into core events through the runner's loop.
+func forwardLost(ctx context.Context, lost <-chan cache.Event, r *Runner) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-lost:
+			if e.Kind == cache.Quarantined || e.Kind == cache.Evicted {
+				r.inject(ctx, BlobLost{SHA256: e.SHA256, Reason: e.Kind.String()})
+			} else if e.Kind == cache.Verified {
+				r.inject(ctx, BlobsPresent{SHA256: []string{e.SHA256}})
+			}
+		}
+	}
+}
+
+// cacheBlobs adapts *cache.Cache to Blobs.
+type cacheBlobs struct{ c *cache.Cache }
+
+func (b cacheBlobs) List() []string                     { return b.c.List() }
+func (b cacheBlobs) SetPinned(shas []string)            { b.c.SetPinned(shas) }
+func (b cacheBlobs) Open(sha string) (cacheFile, error) { return b.c.Open(sha) }

@@ -6,8 +6,8 @@
 //
 // Put streams: bytes are read in parts of Config.PartSize (8 MiB by default; S3's minimum is 5 MiB) through
 // blob.VerifyingReader. A stream that ends within the first part is sent as one PutObject; a longer one (a large
-// master) as a multipart upload whose parts are sent as they are read, so memory stays at two parts whatever the
-// size. The upload is published (PutObject sent, or CompleteMultipartUpload called) only after the whole stream
+// master) as a multipart upload whose parts are sent as they are read, Config.Uploads at a time, so memory stays
+// at Uploads+1 parts whatever the size. The upload is published (PutObject sent, or CompleteMultipartUpload called) only after the whole stream
 // was read and met the expected sha256 and size; any failure aborts the multipart upload, so nothing partial or
 // wrong becomes visible.
 //

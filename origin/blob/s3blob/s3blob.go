@@ -9,8 +9,10 @@ import (
 	"iter"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,9 +42,11 @@ type Config struct {
 	// AccessKey and SecretKey are static credentials; both empty means the SDK's default chain (environment,
 	// shared files, instance role).
 	AccessKey, SecretKey string
-	// PartSize is the multipart part size in bytes, between 5 MiB (S3's minimum) and 512 MiB. Memory per Put is two
-	// parts. 8 MiB keeps a 4 GiB master at 512 parts, far below S3's 10,000.
+	// PartSize is the multipart part size in bytes, between 5 MiB (S3's minimum) and 512 MiB. 8 MiB keeps a 4 GiB master at 512 parts, far below S3's 10,000.
 	PartSize int64
+	// Uploads is how many parts of one Put are sent at once; S3's throughput is per connection, so two keep a
+	// link busy while the next part is read. Memory per Put is (Uploads+1) parts.
+	Uploads int
 	// MaxSize bounds one blob in bytes; 0 means blob.DefaultMaxSize.
 	MaxSize int64
 	// MaxPresignTTL caps PresignGet's ttl; SigV4 allows at most 7 days.
@@ -57,6 +61,7 @@ func DefaultConfig(bucket string) Config {
 		Bucket:        bucket,
 		Region:        "us-east-1",
 		PartSize:      8 << 20,
+		Uploads:       2,
 		MaxSize:       blob.DefaultMaxSize,
 		MaxPresignTTL: 7 * 24 * time.Hour,
 	}
@@ -81,6 +86,12 @@ func (c *Config) validate() error {
 	}
 	if c.PartSize < 5<<20 || c.PartSize > 512<<20 {
 		return fmt.Errorf("s3blob: PartSize %d outside [5 MiB, 512 MiB]", c.PartSize)
+	}
+	if c.Uploads == 0 {
+		c.Uploads = 2
+	}
+	if c.Uploads < 1 || c.Uploads > 16 {
+		return fmt.Errorf("s3blob: Uploads %d outside [1, 16]", c.Uploads)
 	}
 	if c.MaxSize < 0 {
 		return fmt.Errorf("s3blob: MaxSize %d is negative", c.MaxSize)
@@ -242,37 +253,9 @@ func (s *Store) multipart(ctx context.Context, key string, v *blob.VerifyingRead
 			Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key), UploadId: up.UploadId,
 		})
 	}()
-	var done []types.CompletedPart
-	cur, spare := first, make([]byte, s.cfg.PartSize)
-	for {
-		next, eof, rerr := s.readPart(v, spare)
-		if rerr != nil {
-			return fmt.Errorf("s3blob: put %s: %w", key, rerr)
-		}
-		num := int32(len(done) + 1)
-		out, perr := s.client.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key), UploadId: up.UploadId,
-			PartNumber: aws.Int32(num), Body: bytes.NewReader(cur), ContentLength: aws.Int64(int64(len(cur))),
-		})
-		if perr != nil {
-			return fmt.Errorf("s3blob: put %s: part %d: %w", key, num, perr)
-		}
-		done = append(done, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
-		cur, spare = next, cur[:cap(cur)]
-		if eof {
-			break
-		}
-	}
-	if len(cur) > 0 {
-		num := int32(len(done) + 1)
-		out, perr := s.client.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key), UploadId: up.UploadId,
-			PartNumber: aws.Int32(num), Body: bytes.NewReader(cur), ContentLength: aws.Int64(int64(len(cur))),
-		})
-		if perr != nil {
-			return fmt.Errorf("s3blob: put %s: part %d: %w", key, num, perr)
-		}
-		done = append(done, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+	done, err := s.uploadParts(ctx, key, up.UploadId, v, first)
+	if err != nil {
+		return err
 	}
 	if !v.Verified() {
 		return fmt.Errorf("s3blob: put %s: stream ended unverified", key)
@@ -285,6 +268,79 @@ func (s *Store) multipart(ctx context.Context, key string, v *blob.VerifyingRead
 		return fmt.Errorf("s3blob: put %s: complete multipart: %w", key, err)
 	}
 	return nil
+}
+
+// uploadParts reads the stream part by part, uploading up to Config.Uploads parts at once while it reads the next.
+// It returns the parts in order, or the first error (after every upload in flight has ended).
+func (s *Store) uploadParts(ctx context.Context, key string, uploadID *string, v *blob.VerifyingReader,
+	first []byte) ([]types.CompletedPart, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		parts []types.CompletedPart
+		fail  error
+		wg    sync.WaitGroup
+	)
+	// Buffers cycle through free: Uploads+1 parts in memory at most (Uploads in flight, one being read).
+	free := make(chan []byte, s.cfg.Uploads+1)
+	for range s.cfg.Uploads {
+		free <- make([]byte, s.cfg.PartSize)
+	}
+	send := func(num int32, data []byte) {
+		defer wg.Done()
+		out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key), UploadId: uploadID,
+			PartNumber: aws.Int32(num), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+		})
+		mu.Lock()
+		if err != nil && fail == nil {
+			fail = fmt.Errorf("s3blob: put %s: part %d: %w", key, num, err)
+			cancel()
+		} else if err == nil {
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+		}
+		mu.Unlock()
+		free <- data[:cap(data)]
+	}
+	cur, curEOF, num := first, false, int32(1)
+	var rerr error
+	for {
+		wg.Add(1)
+		go send(num, cur)
+		if curEOF {
+			break
+		}
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done(): // a part failed, or the caller gave up
+		}
+		if buf == nil {
+			break
+		}
+		next, eof, err := s.readPart(v, buf)
+		if err != nil {
+			rerr = fmt.Errorf("s3blob: put %s: %w", key, err)
+			cancel()
+			break
+		}
+		if len(next) == 0 {
+			break // the stream ended on a part boundary
+		}
+		cur, curEOF, num = next, eof, num+1
+	}
+	wg.Wait()
+	switch {
+	case rerr != nil:
+		return nil, rerr
+	case fail != nil:
+		return nil, fail
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("s3blob: put %s: %w", key, ctx.Err())
+	}
+	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
+	return parts, nil
 }
 
 // Get implements blob.Store.

@@ -11,7 +11,7 @@ import (
 )
 
 // newStore makes a store on a fresh bucket of srv; each subtest gets its own bucket so they cannot see each other.
-func newStore(t *testing.T, srv testenv.S3Server, maxSize int64, prefix string) *s3blob.Store {
+func newStore(t testing.TB, srv testenv.S3Server, maxSize int64, prefix string) *s3blob.Store {
 	t.Helper()
 	cfg := s3blob.DefaultConfig("lomuz-" + testenv.RandomHex(6))
 	cfg.Endpoint, cfg.Region, cfg.UsePathStyle = srv.Endpoint, srv.Region, true

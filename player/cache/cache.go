@@ -109,19 +109,21 @@ type blob struct {
 type Cache struct {
 	cfg Config
 
-	mu         sync.Mutex
-	closed     bool
-	present    map[string]*blob // verified, servable
-	unverified map[string]int64 // on disk, waiting for a full hash before it is served
-	partials   map[string]int64 // idle partial files: bytes on disk
-	writing    map[string]int64 // open writers: declared size (reserved against the quota)
-	pinned     map[string]bool
-	clock      uint64
-	used       int64 // present + partials + writing
-	quarantine int   // blobs quarantined since Open
-	verifyQ    []string
-	verifyKick chan struct{}
-	j          *journal
+	mu            sync.Mutex
+	closed        bool
+	present       map[string]*blob // verified, servable
+	unverified    map[string]int64 // on disk, waiting for a full hash before it is served
+	partials      map[string]int64 // idle partial files: bytes on disk
+	writing       map[string]int64 // open writers: declared size (reserved against the quota)
+	pinned        map[string]bool
+	clock         uint64
+	used          int64 // present + partials + writing
+	quarantine    int   // blobs quarantined since Open
+	verified      int   // blobs re-hashed since Open
+	verifiedBytes int64
+	verifyQ       []string
+	verifyKick    chan struct{}
+	j             *journal
 }
 
 // Open opens the cache at cfg.Dir, recovering from any crash: it reads the journal, trusts blobs whose size and mtime
@@ -328,6 +330,10 @@ type Stats struct {
 	Blobs, Unverified, Partials, Writing, Pinned int
 	BlobBytes, UsedBytes, QuotaBytes             int64
 	PendingVerify, QuarantinedSinceOpen          int
+	// VerifiedSinceOpen and VerifiedBytes count the blobs (and their bytes) re-hashed since Open, good or bad:
+	// the progress of boot verification.
+	VerifiedSinceOpen int
+	VerifiedBytes     int64
 }
 
 // Stats returns counts and bytes.
@@ -336,7 +342,8 @@ func (c *Cache) Stats() Stats {
 	defer c.mu.Unlock()
 	s := Stats{Blobs: len(c.present), Unverified: len(c.unverified), Partials: len(c.partials),
 		Writing: len(c.writing), Pinned: len(c.pinned), UsedBytes: c.used, QuotaBytes: c.cfg.QuotaBytes,
-		PendingVerify: len(c.verifyQ), QuarantinedSinceOpen: c.quarantine}
+		PendingVerify: len(c.verifyQ), QuarantinedSinceOpen: c.quarantine, VerifiedSinceOpen: c.verified,
+		VerifiedBytes: c.verifiedBytes}
 	for _, b := range c.present {
 		s.BlobBytes += b.size
 	}

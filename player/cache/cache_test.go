@@ -413,3 +413,32 @@ func TestRefusedCreateKeepsPartial(t *testing.T) {
 		t.Fatalf("commit %v, x present %v, %+v", err, c.Has(x.sha), c.Stats())
 	}
 }
+
+// TestBackgroundVerifyIsRateBounded: Serve's re-hash of 1 MiB at 1 MiB/s cannot finish before 0.75 s (the first
+// 256 KiB pass as a burst). Only the lower bound is checked: a loaded machine may be slower.
+func TestBackgroundVerifyIsRateBounded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	dir := t.TempDir()
+	c := openCache(t, dir, 0, nil)
+	for i := 0; i < 4; i++ {
+		install(t, c, newBlob(rng, 256<<10))
+	}
+	c.Close()
+	cfg := DefaultConfig(dir)
+	cfg.VerifyBytesPerSec = 1 << 20
+	c, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	start := time.Now()
+	go func() { done <- c.Serve(ctx) }()
+	waitFor(t, func() bool { return c.Stats().VerifiedBytes == 1<<20 })
+	cancel()
+	<-done
+	if el := time.Since(start); el < 750*time.Millisecond {
+		t.Fatalf("1 MiB re-hashed in %v at 1 MiB/s", el)
+	}
+}

@@ -79,6 +79,12 @@ func (c *Cache) verifyOne(ctx context.Context, sha string, lim *rate.Limiter) er
 		c.mu.Unlock()
 		return err
 	}
+	if err == nil {
+		c.mu.Lock()
+		c.verified++
+		c.verifiedBytes += fi.Size()
+		c.mu.Unlock()
+	}
 	if err == nil && got == sha {
 		if wasUnverified {
 			c.mu.Lock()

@@ -12,5 +12,5 @@
 // It must not: decide what to download or what to pin, know about playlists or peers, or write into the cache
 // anything but through cache.Writer (which refuses unverified content).
 //
-// The file also holds a terminal progress bar for `lomuz node` (Bar), drawn only when the output is a terminal.
+// The package also holds a terminal progress bar for `lomuz node` (Bar), drawn only when the output is a terminal.
 package download

@@ -2,6 +2,7 @@ package download
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -255,7 +256,7 @@ func (m *Manager) Enqueue(reqs ...Request) error {
 	for _, r := range reqs {
 		if !cache.ValidSHA256(r.SHA256) || r.Size <= 0 || r.Size > cache.MaxBlobSize ||
 			r.Priority < Current || r.Priority > Future || (r.Source == nil && m.cfg.Source == nil) ||
-			(r.MD5 != "" && len(r.MD5) != 32) {
+			(r.MD5 != "" && !validMD5(r.MD5)) {
 			return fmt.Errorf("%w: %+v", ErrInvalid, r)
 		}
 	}
@@ -277,6 +278,12 @@ func (m *Manager) Enqueue(reqs ...Request) error {
 	m.mu.Unlock()
 	m.kick()
 	return nil
+}
+
+// validMD5 reports whether s is an md5 in lowercase hex, the form the cache checks against.
+func validMD5(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 16 && hex.EncodeToString(b) == s
 }
 
 // SetPriority re-prioritises a queued or active download; false if it is unknown.

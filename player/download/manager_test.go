@@ -190,6 +190,7 @@ func TestEnqueueRejectsBadRequests(t *testing.T) {
 		{SHA256: good.SHA256, Size: 0},
 		{SHA256: good.SHA256, Size: 10, Priority: 7},
 		{SHA256: good.SHA256, Size: 10, MD5: "short"},
+		{SHA256: good.SHA256, Size: 10, MD5: "0123456789ABCDEF0123456789abcdef"},
 	} {
 		if err := h.m.Enqueue(good, r); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Enqueue(%+v) = %v", r, err)

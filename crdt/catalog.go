@@ -16,8 +16,8 @@ import (
 //     W, or when a peer complete through a higher W sends every record above ours (a covering delta). A record of
 //     revision <= W for a key not held here is therefore outdated (its key moved on, or was deleted and the
 //     tombstone pruned) and is ignored as stale.
-//   - the horizon H: the highest revision of a deletion this replica has forgotten (a pruned tombstone, or a record
-//     removed by an origin full resync). A peer whose watermark is below H may still hold what was deleted, so it
+//   - the horizon H: the highest revision up to which this replica may have forgotten deletions (a pruned
+//     tombstone, or an origin full resync, which lists live records only). A peer whose watermark is below H may still hold what was deleted, so it
 //     gets a reset (the fingerprints of every key held here) and drops its records of revision <= H whose key is
 //     not among them.
 //
@@ -71,8 +71,11 @@ type KeyRev struct {
 
 // CatalogSummary says what a replica's catalog holds: complete through Watermark, plus the records above it
 // (Extras, sorted by key; at most Config.MaxSummaryExtras of them, Truncated when there were more).
+
 type CatalogSummary struct {
 	Watermark uint64
+	// Horizon is the replica's horizon: it holds no record deleted at or below it, so it needs no reset up to there.
+	Horizon   uint64
 	Extras    []KeyRev
 	Truncated bool
 }
@@ -81,14 +84,20 @@ type CatalogSummary struct {
 //   - coverage: when To > From, the delta holds every record of the sender with a revision in (From, To] (except
 //     those the receiver said it holds), and the sender is complete through To; a receiver complete through From
 //     or more becomes complete through To.
-//   - reset: when Reset, Survivors holds the sorted fingerprints (keyFingerprint) of every key the sender holds, and
-//     the sender, complete through at least Horizon, has forgotten deletions up to Horizon; the receiver drops its
-//     records of revision <= Horizon whose key is not a survivor (deleted, or outdated by a newer version above
-//     Horizon), and adopts Horizon.
+//   - reset: Horizon is the sender's horizon. When Reset, Survivors holds the sorted fingerprints (keyFingerprint)
+//     of every key the sender holds; the receiver drops its records of revision <= Horizon whose key is not a
+//     survivor (deleted, or outdated by a newer version above Horizon), and adopts Horizon. A receiver that has
+//     not done so (its own horizon and watermark below Horizon) ignores the coverage claim: the sender cannot
+//     vouch for deletions it forgot. It stays behind the sender's horizon and gets the reset again: a delta split
+//     into parts cannot lose the reset and keep the claim.
 //
 // Records are sorted by (Rev, Key), unique by key.
 type CatalogDelta struct {
-	From, To  uint64
+	From, To uint64
+	// Complete is the sender's watermark (0 when unknown, as in Changes.Fresh). A receiver takes a record of
+	// revision <= its own horizon for a key it does not hold only from a sender complete through that horizon:
+	// a peer behind it may be offering a record whose deletion the receiver has forgotten.
+	Complete  uint64
 	Reset     bool
 	Horizon   uint64
 	Survivors []uint64
@@ -116,7 +125,7 @@ func compareRecordOrder(a, b Record) int {
 
 // summary builds the catalog part of a Summary.
 func (c *Catalog) summary(maxExtras int) CatalogSummary {
-	s := CatalogSummary{Watermark: c.watermark}
+	s := CatalogSummary{Watermark: c.watermark, Horizon: c.horizon}
 	for k, r := range c.recs {
 		if r.Rev > c.watermark {
 			if len(s.Extras) == maxExtras {
@@ -142,7 +151,7 @@ func (c *Catalog) summary(maxExtras int) CatalogSummary {
 // deltaFor returns what a replica with summary s lacks: every record above its watermark that it does not hold at
 // that revision or newer, a coverage claim up to our watermark, and a reset when it is behind our horizon.
 func (c *Catalog) deltaFor(s CatalogSummary) CatalogDelta {
-	var d CatalogDelta
+	d := CatalogDelta{Complete: c.watermark}
 	has := make(map[string]uint64, len(s.Extras))
 	for _, e := range s.Extras {
 		has[e.Key] = e.Rev
@@ -158,9 +167,9 @@ func (c *Catalog) deltaFor(s CatalogSummary) CatalogDelta {
 	}
 	slices.SortFunc(d.Records, compareRecordOrder)
 	if c.watermark > s.Watermark {
-		d.From, d.To = s.Watermark, c.watermark
+		d.From, d.To, d.Horizon = s.Watermark, c.watermark, c.horizon
 	}
-	if c.horizon > s.Watermark {
+	if c.horizon > s.Watermark && c.horizon > s.Horizon {
 		d.Reset, d.Horizon = true, c.horizon
 		d.Survivors = make([]uint64, 0, len(c.recs))
 		for k := range c.recs {
@@ -180,12 +189,14 @@ type catalogResult struct {
 	removed  int      // dropped by a reset or a full resync
 }
 
-// put merges one verified record; it reports whether the record entered. fromOrigin skips the staleness check:
-// origin only ever sends the current version of a key.
-func (c *Catalog) put(r Record, fromOrigin bool, res *catalogResult) bool {
+// put merges one verified record; it reports whether the record entered. complete is the sender's watermark
+// (origin: the top revision, it only ever sends current versions).
+func (c *Catalog) put(r Record, complete uint64, res *catalogResult) bool {
 	old, ok := c.recs[r.Key]
 	if !ok {
-		if r.Rev <= c.watermark && !fromOrigin {
+		// Outdated (its key moved on, or its deletion is forgotten here), or offered by a peer that may not know
+		// of a deletion this replica forgot.
+		if r.Rev <= c.watermark || (r.Rev <= c.horizon && complete < c.horizon) {
 			res.stale++
 			return false
 		}
@@ -232,18 +243,22 @@ func (c *Catalog) merge(d *CatalogDelta, tenant string, verify Verifier, res *ca
 		}
 		c.horizon = max(c.horizon, d.Horizon)
 	}
-	rejected := 0
+	rejected, stale := 0, res.stale
 	for _, r := range d.Records {
 		if r.Tenant != tenant || verify == nil || !verify(r) {
 			rejected++
 			continue
 		}
-		c.put(r, false, res)
+		c.put(r, d.Complete, res)
 	}
 	res.rejected += rejected
+	stale = res.stale - stale
 	// A covering delta with a rejected record does not cover: the genuine record may be missing.
-	if rejected == 0 && d.To > d.From && d.From <= c.watermark && d.To > c.watermark {
-		c.watermark = d.To
+	// The sender forgot deletions up to its horizon: its claim covers us only once its reset has (our horizon is
+	// as high), or when we are already past its horizon. Otherwise stay where the reset will be sent again.
+	behindReset := d.Horizon > c.horizon && d.Horizon > c.watermark
+	if rejected == 0 && stale == 0 && d.To > d.From && d.From <= c.watermark && !behindReset {
+		c.watermark = max(c.watermark, d.To)
 	}
 }
 
@@ -279,21 +294,18 @@ func (c *Catalog) applyOrigin(u *OriginUpdate, tenant string, verify Verifier, r
 		for _, r := range u.Records {
 			sent[r.Key] = struct{}{}
 		}
-		removed := false
 		for k, r := range c.recs {
 			if _, ok := sent[k]; !ok && r.Rev <= u.To {
 				c.drop(r)
 				res.removed++
-				removed = true
 			}
 		}
-		// The deletions behind the removed records happened at unknown revisions up to To.
-		if removed && u.To > c.horizon {
-			c.horizon = u.To
-		}
+		// A full answer lists live records: the deletions up to To are not known here, so a peer behind To may
+		// hold records this replica cannot tell it to drop except by a reset.
+		c.horizon = max(c.horizon, u.To)
 	}
 	for _, r := range u.Records {
-		c.put(r, true, res)
+		c.put(r, ^uint64(0), res)
 	}
 	if (u.Full || u.From <= c.watermark) && u.To > c.watermark {
 		c.watermark = u.To

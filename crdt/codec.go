@@ -51,9 +51,10 @@ func encodeDelta(w *writer, d *Delta) {
 	c := &d.Catalog
 	w.uvarint(c.From)
 	w.uvarint(c.To)
+	w.uvarint(c.Horizon)
+	w.uvarint(c.Complete)
 	w.bool1(c.Reset)
 	if c.Reset {
-		w.uvarint(c.Horizon)
 		w.uvarint(uint64(len(c.Survivors)))
 		for _, f := range c.Survivors {
 			w.b = binary.BigEndian.AppendUint64(w.b, f)
@@ -160,9 +161,10 @@ func DecodeDelta(b []byte) (Delta, error) {
 	c := &d.Catalog
 	c.From = r.uvarint()
 	c.To = r.uvarint()
+	c.Horizon = r.uvarint()
+	c.Complete = r.uvarint()
 	c.Reset = r.bool1()
 	if c.Reset {
-		c.Horizon = r.uvarint()
 		n := r.count(r.remaining(), 8)
 		c.Survivors = make([]uint64, 0, n)
 		for range n {
@@ -351,6 +353,7 @@ func EncodeSummary(s Summary) ([]byte, error) {
 		w.str(n)
 	}
 	w.uvarint(s.Catalog.Watermark)
+	w.uvarint(s.Catalog.Horizon)
 	w.bool1(s.Catalog.Truncated)
 	w.uvarint(uint64(len(s.Catalog.Extras)))
 	for _, e := range s.Catalog.Extras {
@@ -481,6 +484,7 @@ func DecodeSummary(b []byte) (Summary, error) {
 	s := Summary{Inventory: VersionVector{}, Plays: map[string]PlaySummary{}, Times: map[string]int64{},
 		Overrides: map[string]OverrideStamp{}}
 	s.Catalog.Watermark = r.uvarint()
+	s.Catalog.Horizon = r.uvarint()
 	s.Catalog.Truncated = r.bool1()
 	n = r.count(maxSummaryExtras, 3)
 	for range n {

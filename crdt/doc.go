@@ -52,7 +52,7 @@
 //     deletion records it as its horizon H; a peer whose watermark is below H gets a reset along with its delta (the
 //     fingerprints of every key, 8 bytes each) and drops what is not among them. Pruning is therefore always safe;
 //     it is cheap when upTo is at or below the lowest watermark among the store's nodes, which the node learns
-//     from their summaries. An origin full resync that removes records also sets the horizon.
+//     from their summaries. An origin full resync (live records only) sets the horizon to its revision.
 //   - Inventory removal tombstones of a node are compacted by their owner once there are more than
 //     Config.InventoryTombstones; a peer that had not seen them gets that node's entry whole, once.
 //
@@ -69,14 +69,14 @@
 // bound every length and count by the bytes present and by the limits in codec.go, copy what they keep, and reject
 // an unknown version with ErrVersion; other errors wrap ErrMalformed.
 //
-// Delta:   'D' 0x01, tenant, catalog{from, to, reset(bool), [horizon, n, n x 8-byte fingerprint],
+// Delta:   'D' 0x01, tenant, catalog{from, to, horizon, complete, reset(bool), [n, n x 8-byte fingerprint],
 // n records{key, rev step from the previous record, deleted(bool), body, sig}}, n inventory{node, from, to,
 // full(bool), [base], n items{sha(32), counter step, state(byte), [bytes, progress ms if fetching]}},
 // n plays{node, ack seq, [ack hash(32) if seq>0], n events{seq step, hlc wall, hlc logical, asset id,
 // sha flag(0|1) [sha(32)], started at, duration ms, fallback code(0 scheduled .. 4 silence), zone, prev hash(32)}},
 // n times{node, unix ms, sig}, n overrides{zone, hlc wall, hlc logical, writer, volume(byte), mute from, mute until}.
 //
-// Summary: 'S' 0x01, n node ids (sorted, each used), catalog{watermark, truncated(bool), n extras{key, rev}},
+// Summary: 'S' 0x01, n node ids (sorted, each used), catalog{watermark, horizon, truncated(bool), n extras{key, rev}},
 // n inventory{node index, version}, n plays{node index, acked, have-acked}, n times{node index, unix ms},
 // n overrides{zone, hlc wall, hlc logical, writer}.
 //

@@ -15,8 +15,9 @@ func Split(d Delta, budget int) (parts []Delta, rest Delta, err error) {
 	if err := d.Validate(); err != nil {
 		return nil, Delta{}, err
 	}
-	sp := splitter{tenant: d.Tenant, budget: budget, rest: Delta{Tenant: d.Tenant}}
-	sp.base = 2 + strLen(d.Tenant) + 2*maxVarint + 1 + 5*maxCountLen
+	sp := splitter{tenant: d.Tenant, complete: d.Catalog.Complete, budget: budget,
+		rest: Delta{Tenant: d.Tenant, Catalog: CatalogDelta{Complete: d.Catalog.Complete}}}
+	sp.base = 2 + strLen(d.Tenant) + 4*maxVarint + 1 + 5*maxCountLen
 	if sp.base >= budget {
 		return nil, Delta{}, fmt.Errorf("crdt: budget %d bytes below a delta's header (%d)", budget, sp.base)
 	}
@@ -25,7 +26,7 @@ func Split(d Delta, budget int) (parts []Delta, rest Delta, err error) {
 	c := &d.Catalog
 	if c.Reset {
 		// Horizon and count, then 8 bytes per key.
-		size := maxVarint + maxCountLen + 8*len(c.Survivors)
+		size := maxCountLen + 8*len(c.Survivors)
 		setReset := func(p *Delta) { p.Catalog.Reset, p.Catalog.Horizon, p.Catalog.Survivors = true, c.Horizon, c.Survivors }
 		sp.add(size, setReset, setReset)
 	}
@@ -53,8 +54,12 @@ func Split(d Delta, budget int) (parts []Delta, rest Delta, err error) {
 		i = j
 	}
 	narrow(at, c.From, c.To, func(i int) uint64 { return c.Records[i].Rev }, func(p *Delta, from, to uint64) {
-		p.Catalog.From, p.Catalog.To = from, to
+		p.Catalog.From, p.Catalog.To, p.Catalog.Horizon = from, to, c.Horizon
 	})
+	if len(c.Records) == 0 && c.To > c.From {
+		// A bare claim: nothing the receiver lacks, but the sender vouches for the revisions.
+		sp.add(0, func(p *Delta) { p.Catalog.From, p.Catalog.To, p.Catalog.Horizon = c.From, c.To, c.Horizon }, nil)
+	}
 
 	for gi := range d.Inventory {
 		id := &d.Inventory[gi]
@@ -179,17 +184,18 @@ func itemLen(it BlobItem) int {
 // splitter packs elements into parts. Each element comes with an upper bound of its encoded size; a part is full
 // when the next element would take it past the budget.
 type splitter struct {
-	tenant string
-	budget int
-	base   int // bound of a part's fixed fields
-	parts  []*Delta
-	cur    *Delta
-	size   int
-	rest   Delta
+	tenant   string
+	complete uint64
+	budget   int
+	base     int // bound of a part's fixed fields
+	parts    []*Delta
+	cur      *Delta
+	size     int
+	rest     Delta
 }
 
 func (sp *splitter) start() {
-	sp.cur = &Delta{Tenant: sp.tenant}
+	sp.cur = &Delta{Tenant: sp.tenant, Catalog: CatalogDelta{Complete: sp.complete}}
 	sp.parts = append(sp.parts, sp.cur)
 	sp.size = sp.base
 }

@@ -421,7 +421,7 @@ func (d *Delta) Validate() error {
 	if i := firstUnsortedKey(c.Records); i >= 0 {
 		return fmt.Errorf("crdt: key %s twice in one delta", c.Records[i].Key)
 	}
-	if c.Reset != (c.Horizon != 0) || (!c.Reset && len(c.Survivors) > 0) {
+	if (c.Reset && c.Horizon == 0) || (!c.Reset && len(c.Survivors) > 0) {
 		return fmt.Errorf("crdt: catalog reset without horizon, or survivors without reset")
 	}
 	for i := 1; i < len(c.Survivors); i++ {

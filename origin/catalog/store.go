@@ -139,7 +139,10 @@ type Store interface {
 }
 
 // Tx is one catalog transaction of one tenant, handed to fn by Store.Update. It is not safe for concurrent use
-// and is valid only while fn runs. Reads through Tx see the transaction's own writes.
+// and is valid only while fn runs. Reads through Tx see the transaction's own writes. A refusal by a domain rule
+// (ErrInvalid, ErrConflict, ErrNotFound, ErrRevoked, ErrTokenUsed, ErrExpired) writes nothing and leaves the
+// transaction usable; any other error from a Tx method (a storage failure) makes every later call fail and
+// Update return that error, even if fn ignores it.
 type Tx interface {
 	// TenantID is the transaction's tenant.
 	TenantID() string

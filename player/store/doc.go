@@ -20,9 +20,10 @@
 // x 2, a 4 MiB block cache, a 2 MiB index cache, no compression (records are small, and compression with a zero block
 // cache panics), 16 MiB value-log files and two compactors (one is not allowed). Values up to 64 KiB stay in the LSM
 // tree. Measured by BenchmarkCatalog10k (10,000 asset records of ~600 bytes, 10,000 history entries and 1,000
-// play events, reopen, full scan; 2 cores, Go 1.26): the whole process at 50 MB RSS, 34 MB of it anonymous, of
-// which 10 MB were there before Open; 8 MB on disk. The same run with badger's default sizes: 87 MB RSS, 71 MB
-// anonymous (and up to ~540 MB once its caches fill, per the library notes).
+// play events, reopen, full scan; one process per variant, 2 cores, Go 1.26; figures for the whole process, which
+// held ~10 MB before Open): peak RSS 55-60 MB against 87 MB with badger's default sizes; after the scan and a GC,
+// 22 MB RSS of which 6 MB anonymous (the rest is mapped table and value-log files, 8 MB on disk). scripts/bench.d/
+// 30-player-store.sh prints the current figures.
 //
 // # Durability
 //

@@ -34,8 +34,9 @@ const (
 type Config struct {
 	// Dir holds the database files; created if missing.
 	Dir string
-	// MemTableSize in bytes. Badger keeps NumMemtables of them in RAM; 8 MiB is the smallest that does not force a
-	// lower ValueThreshold (batches are limited to 15% of a memtable).
+	// MemTableSize in bytes. Badger keeps NumMemtables of them in RAM and limits one transaction (so one atomic
+	// catalog delta) to 15% of one: 8 MiB allows ~1.2 MiB deltas. At least 1 MiB, so that a 64 KiB value fits a
+	// batch (badger refuses to open otherwise).
 	MemTableSize int64
 	// NumMemtables in RAM before writes stall; 2 lets one flush while the other fills.
 	NumMemtables int
@@ -93,8 +94,8 @@ func (c *Config) validate() error {
 	fill(&c.NumLevelZeroTablesStall, d.NumLevelZeroTablesStall)
 	fill(&c.NumCompactors, d.NumCompactors)
 	switch {
-	case c.MemTableSize < 8<<20:
-		return fmt.Errorf("%w: MemTableSize %d < 8 MiB (badger refuses it with 64 KiB values)", ErrInvalid, c.MemTableSize)
+	case c.MemTableSize < 1<<20:
+		return fmt.Errorf("%w: MemTableSize %d < 1 MiB (badger refuses it with 64 KiB values)", ErrInvalid, c.MemTableSize)
 	case c.NumCompactors == 1:
 		return fmt.Errorf("%w: NumCompactors must not be 1", ErrInvalid)
 	case c.NumMemtables < 1 || c.NumLevelZeroTables < 1:

@@ -22,7 +22,7 @@ func openT(t *testing.T, dir string) *Store {
 func TestConfigValidate(t *testing.T) {
 	for name, mut := range map[string]func(*Config){
 		"no dir":          func(c *Config) { c.Dir = "" },
-		"tiny memtable":   func(c *Config) { c.MemTableSize = 1 << 20 },
+		"tiny memtable":   func(c *Config) { c.MemTableSize = 512 << 10 },
 		"one compactor":   func(c *Config) { c.NumCompactors = 1 },
 		"stall <= l0":     func(c *Config) { c.NumLevelZeroTablesStall = c.NumLevelZeroTables },
 		"huge vlog files": func(c *Config) { c.ValueLogFileSize = 4 << 30 },

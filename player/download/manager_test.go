@@ -479,3 +479,22 @@ func TestWaitsForBootVerification(t *testing.T) {
 		t.Fatalf("after verification: %+v, %d bytes fetched", e, srv.totalSent())
 	}
 }
+
+func TestMemSourceThroughManager(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 15))
+	srv := newBlobServer(t) // only to make blobs; the manager never calls it
+	sha, data := srv.add(rng, 70_000)
+	missing, _ := srv.add(rng, 10)
+	mem := &MemSource{}
+	mem.Put(sha, data)
+	h := newHarness(t, Config{Source: mem, MaxAttempts: 2}, 0)
+	h.m.Enqueue(Request{SHA256: sha, Size: int64(len(data))}, Request{SHA256: missing, Size: 10})
+	h.start()
+	evs := h.await(sha, missing)
+	if evs[sha].Kind != Done || !bytes.Equal(h.content(sha), data) || srv.totalSent() != 0 {
+		t.Fatalf("mem source: %+v", evs[sha])
+	}
+	if e := evs[missing]; e.Kind != Failed || !errors.Is(e.Err, ErrNoBlob) {
+		t.Fatalf("missing blob: %+v", e)
+	}
+}

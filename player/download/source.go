@@ -52,6 +52,9 @@ func NewHTTPSource(client *http.Client, prefix string) *HTTPSource {
 // Fetch implements Source. A server that ignores Range (200 instead of 206) is handled by discarding the first
 // offset bytes; a 206 whose Content-Range does not start at offset is an error.
 func (h *HTTPSource) Fetch(ctx context.Context, sha string, offset int64, w io.Writer) (int64, error) {
+	if h.URL == nil {
+		return 0, errors.New("download: HTTPSource without URL")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URL(sha), nil)
 	if err != nil {
 		return 0, fmt.Errorf("download: %w", err)

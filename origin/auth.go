@@ -71,15 +71,8 @@ func (s *Server) device(h http.HandlerFunc) http.HandlerFunc {
 		e, ok := s.auth.get(hash, s.now())
 		if !ok {
 			d, err := s.cat.DeviceByCredential(r.Context(), hash)
-			switch {
-			case errors.Is(err, catalog.ErrRevoked):
-				writeProblem(w, api.NewProblem(http.StatusForbidden, api.ProblemGone, "device %s is revoked", d.ID))
-				return
-			case errors.Is(err, catalog.ErrNotFound):
-				writeProblem(w, api.NewProblem(http.StatusUnauthorized, api.ProblemUnauth, "unknown device credential"))
-				return
-			case err != nil:
-				writeError(w, r, err)
+			if err != nil {
+				writeError(w, r, deviceAuthError(d, err))
 				return
 			}
 			e = authEntry{device: d}
@@ -91,6 +84,17 @@ func (s *Server) device(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxDevice, e.device)))
 	}
+}
+
+// deviceAuthError maps a failed credential lookup to its answer: revoked 403, unknown 401.
+func deviceAuthError(d catalog.Device, err error) error {
+	switch {
+	case errors.Is(err, catalog.ErrRevoked):
+		return api.NewProblem(http.StatusForbidden, api.ProblemGone, "device %s is revoked", d.ID)
+	case errors.Is(err, catalog.ErrNotFound):
+		return api.NewProblem(http.StatusUnauthorized, api.ProblemUnauth, "unknown device credential")
+	}
+	return err
 }
 
 // admin authenticates an admin token and puts it in the request context.

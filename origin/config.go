@@ -47,6 +47,8 @@ type Config struct {
 	// be durable, so an acknowledged sync's record is never lost.
 	SyncLogBatch  int
 	SyncLogWindow time.Duration
+	// SyncLogFlushers is how many batches may be written at once, within [1, 64].
+	SyncLogFlushers int
 	// PageSize is the records read per catalog call while building a manifest.
 	PageSize int
 	// ReadHeaderTimeout, IdleTimeout and WriteTimeout protect the HTTP server from slow clients. WriteTimeout
@@ -68,8 +70,9 @@ func DefaultConfig() Config {
 		PresignTTL:        15 * time.Minute,
 		AuthCacheTTL:      2 * time.Second,
 		StateCacheTTL:     250 * time.Millisecond,
-		SyncLogBatch:      256,
+		SyncLogBatch:      1024,
 		SyncLogWindow:     2 * time.Millisecond,
+		SyncLogFlushers:   4,
 		PageSize:          5000,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -139,6 +142,12 @@ func (c *Config) validate() error {
 	}
 	if c.SyncLogBatch < 1 || c.SyncLogBatch > 10000 || c.SyncLogWindow < 0 || c.SyncLogWindow > time.Second {
 		return errors.New("origin: SyncLogBatch within [1, 10000] and SyncLogWindow within [0, 1s]")
+	}
+	if c.SyncLogFlushers == 0 {
+		c.SyncLogFlushers = d.SyncLogFlushers
+	}
+	if c.SyncLogFlushers < 1 || c.SyncLogFlushers > 64 {
+		return fmt.Errorf("origin: SyncLogFlushers %d outside [1, 64]", c.SyncLogFlushers)
 	}
 	if c.PageSize == 0 {
 		c.PageSize = d.PageSize

@@ -41,7 +41,12 @@ func (s *Server) addDownloads(ctx context.Context, d catalog.Device, st catalog.
 		if !strings.HasPrefix(rec.Key, "asset/") {
 			continue
 		}
-		var a api.Asset
+		var a struct {
+			ID                string `json:"id"`
+			SHA256            string `json:"sha256"`
+			Size              int64  `json:"size"`
+			EmergencyEligible bool   `json:"emergency_eligible"`
+		}
 		if err := json.Unmarshal(rec.Body, &a); err != nil || !api.ValidSHA256(a.SHA256) {
 			continue
 		}

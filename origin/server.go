@@ -71,7 +71,7 @@ func New(cfg Config, cat catalog.Store, blobs blob.Store, key ed25519.PrivateKey
 	s.auth = newTTLCache[catalog.Hash, authEntry](cfg.AuthCacheTTL, 100_000)
 	s.states = newTTLCache[stateKey, catalog.SyncState](cfg.StateCacheTTL, 100_000)
 	s.times = &timeSigner{key: key}
-	s.logs = newSyncLogBatcher(cat, cfg.SyncLogBatch, cfg.SyncLogWindow)
+	s.logs = newSyncLogBatcher(cat, cfg.SyncLogBatch, cfg.SyncLogWindow, cfg.SyncLogFlushers)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -132,7 +132,7 @@ func (s *Server) routes() http.Handler {
 	mux := &recordingMux{ServeMux: http.NewServeMux(), patterns: &s.patterns}
 	dev := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.shed(h)) }
 	dev("POST /v1/device/enroll", s.handleEnroll)
-	dev("POST /v1/device/sync", s.device(s.handleSync))
+	dev("POST /v1/device/sync", s.handleSync)
 	dev("POST /v1/device/plays", s.device(s.handlePlays))
 	mux.HandleFunc("GET /v1/blobs/{sha256}", s.handleBlob)
 	mux.HandleFunc("HEAD /v1/blobs/{sha256}", s.handleBlob)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/lomuz/lomuz/origin/catalog"
@@ -16,11 +17,12 @@ var errBatcherStopped = errors.New("origin: sync-log writer stopped")
 // RecordSyncs call, and each sync answers only after its report is durable. One goroutine (Serve) writes; submit
 // is safe for concurrent use and blocks until the report's batch is written or ctx ends.
 type syncLogBatcher struct {
-	cat     catalog.Store
-	max     int
-	window  time.Duration
-	in      chan *pendingReport
-	stopped chan struct{}
+	cat      catalog.Store
+	max      int
+	window   time.Duration
+	flushers int
+	in       chan *pendingReport
+	stopped  chan struct{}
 }
 
 type pendingReport struct {
@@ -28,8 +30,8 @@ type pendingReport struct {
 	done chan error // buffered 1
 }
 
-func newSyncLogBatcher(cat catalog.Store, max int, window time.Duration) *syncLogBatcher {
-	return &syncLogBatcher{cat: cat, max: max, window: window,
+func newSyncLogBatcher(cat catalog.Store, max int, window time.Duration, flushers int) *syncLogBatcher {
+	return &syncLogBatcher{cat: cat, max: max, window: window, flushers: flushers,
 		in: make(chan *pendingReport, 4*max), stopped: make(chan struct{})}
 }
 
@@ -51,15 +53,33 @@ func (b *syncLogBatcher) submit(ctx context.Context, rep catalog.SyncReport) err
 	}
 }
 
-// Serve writes batches until ctx ends, then writes what was already queued and stops.
+// Serve writes batches until ctx ends, then writes what was already queued and stops. One goroutine collects
+// batches; `flushers` goroutines write them, so several commits can be in flight (a durable commit waits for the
+// disk; the backends group concurrent commits into one flush). While every flusher is busy, reports pile up and
+// the next batch is larger: throughput grows with load instead of latency.
 func (b *syncLogBatcher) Serve(ctx context.Context) error {
-	batch := make([]*pendingReport, 0, b.max)
+	work := make(chan []*pendingReport)
+	var wg sync.WaitGroup
+	for i := 0; i < b.flushers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range work {
+				b.flush(batch)
+			}
+		}()
+	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
+		batch := make([]*pendingReport, 0, 16)
 		select {
 		case p := <-b.in:
-			batch = append(batch[:0], p)
+			batch = append(batch, p)
 		case <-ctx.Done():
 			close(b.stopped)
 			for {
@@ -93,7 +113,20 @@ func (b *syncLogBatcher) Serve(ctx context.Context) error {
 			}
 		}
 		timer.Stop()
-		b.flush(batch)
+		// Hand the batch to a free flusher; while none is free, keep adding to it (up to max).
+	handoff:
+		for {
+			if len(batch) >= b.max {
+				work <- batch
+				break
+			}
+			select {
+			case work <- batch:
+				break handoff
+			case p := <-b.in:
+				batch = append(batch, p)
+			}
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
@@ -83,10 +82,18 @@ func jsonProblem(err error) *Problem {
 	return NewProblem(http.StatusBadRequest, ProblemBadRequest, "malformed JSON: %v", err)
 }
 
-var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // ValidSHA256 reports whether s is a lowercase hex sha256.
-func ValidSHA256(s string) bool { return sha256Re.MatchString(s) }
+func ValidSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseID parses a canonical UUID (36 chars, hyphenated), naming field in the error.
 func ParseID(field, s string) (uuid.UUID, error) {

@@ -81,11 +81,13 @@ type CatalogSummary struct {
 }
 
 // CatalogDelta carries records and, optionally, two claims about them:
-//   - coverage: when To > From, the delta holds every record of the sender with a revision in (From, To] (except
-//     those the receiver said it holds), and the sender is complete through To; a receiver complete through From
-//     or more becomes complete through To.
-//   - reset: Horizon is the sender's horizon. When Reset, Survivors holds the sorted fingerprints (keyFingerprint)
-//     of every key the sender holds; the receiver drops its records of revision <= Horizon whose key is not a
+//   - coverage: when To > From, the delta holds every record of the sender with a revision in (From, To] except
+//     those listed in Held, and the sender is complete through To; a receiver complete through From or more, and
+//     holding the Held records, becomes complete through To. The claim checks itself, so a delta made for one
+//     replica's summary may be given to any other.
+//   - reset: Horizon is the sender's horizon. When Reset (sent only by a sender complete through its horizon,
+//     applied only when Complete >= Horizon), Survivors holds the sorted fingerprints (keyFingerprint) of every
+//     key the sender holds; the receiver drops its records of revision <= Horizon whose key is not a
 //     survivor (deleted, or outdated by a newer version above Horizon), and adopts Horizon. A receiver that has
 //     not done so (its own horizon and watermark below Horizon) ignores the coverage claim: the sender cannot
 //     vouch for deletions it forgot. It stays behind the sender's horizon and gets the reset again: a delta split
@@ -102,6 +104,10 @@ type CatalogDelta struct {
 	Horizon   uint64
 	Survivors []uint64
 	Records   []Record
+	// Held lists the records left out because the summary said the receiver holds them (key, and the sender's
+	// revision), sorted by key: the coverage claim applies only to a receiver that holds each at that revision or
+	// newer. It makes the claim safe for any receiver, not only the summary's owner.
+	Held []KeyRev
 }
 
 func (d *CatalogDelta) empty() bool { return len(d.Records) == 0 && d.To <= d.From && !d.Reset }
@@ -161,15 +167,18 @@ func (c *Catalog) deltaFor(s CatalogSummary) CatalogDelta {
 			continue
 		}
 		if rev, ok := has[k]; ok && rev >= r.Rev {
+			d.Held = append(d.Held, KeyRev{Key: k, Rev: r.Rev})
 			continue
 		}
 		d.Records = append(d.Records, r)
 	}
 	slices.SortFunc(d.Records, compareRecordOrder)
+	slices.SortFunc(d.Held, func(a, b KeyRev) int { return strings.Compare(a.Key, b.Key) })
 	if c.watermark > s.Watermark {
 		d.From, d.To, d.Horizon = s.Watermark, c.watermark, c.horizon
 	}
-	if c.horizon > s.Watermark && c.horizon > s.Horizon {
+	// Only a replica complete through its horizon knows every key that survives it.
+	if c.horizon > s.Watermark && c.horizon > s.Horizon && c.watermark >= c.horizon {
 		d.Reset, d.Horizon = true, c.horizon
 		d.Survivors = make([]uint64, 0, len(c.recs))
 		for k := range c.recs {
@@ -227,7 +236,7 @@ func (c *Catalog) drop(r Record) {
 }
 
 func (c *Catalog) merge(d *CatalogDelta, tenant string, verify Verifier, res *catalogResult) {
-	if d.Reset {
+	if d.Reset && d.Complete >= d.Horizon {
 		keep := make(map[uint64]struct{}, len(d.Survivors))
 		for _, f := range d.Survivors {
 			keep[f] = struct{}{}
@@ -257,9 +266,19 @@ func (c *Catalog) merge(d *CatalogDelta, tenant string, verify Verifier, res *ca
 	// The sender forgot deletions up to its horizon: its claim covers us only once its reset has (our horizon is
 	// as high), or when we are already past its horizon. Otherwise stay where the reset will be sent again.
 	behindReset := d.Horizon > c.horizon && d.Horizon > c.watermark
-	if rejected == 0 && stale == 0 && d.To > d.From && d.From <= c.watermark && !behindReset {
+	if rejected == 0 && stale == 0 && d.To > d.From && d.From <= c.watermark && !behindReset && c.holds(d.Held) {
 		c.watermark = max(c.watermark, d.To)
 	}
+}
+
+// holds reports whether every listed record is held here at its revision or newer.
+func (c *Catalog) holds(krs []KeyRev) bool {
+	for _, kr := range krs {
+		if r, ok := c.recs[kr.Key]; !ok || r.Rev < kr.Rev {
+			return false
+		}
+	}
+	return true
 }
 
 // OriginUpdate is what origin's sync answer says about the catalog: Records are every change in (From, To], or,

@@ -70,6 +70,11 @@ func encodeDelta(w *writer, d *Delta) {
 		w.bytes(r.Body)
 		w.bytes(r.Sig)
 	}
+	w.uvarint(uint64(len(c.Held)))
+	for _, kr := range c.Held {
+		w.str(kr.Key)
+		w.uvarint(kr.Rev)
+	}
 	w.uvarint(uint64(len(d.Inventory)))
 	for i := range d.Inventory {
 		encodeInventory(w, &d.Inventory[i])
@@ -198,6 +203,13 @@ func DecodeDelta(b []byte) (Delta, error) {
 		rec.Body = r.bytes(MaxBodyLen)
 		rec.Sig = r.bytes(MaxSigLen)
 		c.Records = append(c.Records, rec)
+	}
+	n = r.count(maxSummaryExtras, 3)
+	for range n {
+		if r.err != nil {
+			break
+		}
+		c.Held = append(c.Held, KeyRev{Key: r.str(MaxKeyLen), Rev: r.uvarint()})
 	}
 	n = r.count(maxNodes, 6)
 	for range n {

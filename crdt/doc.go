@@ -36,7 +36,8 @@
 // Summary says what a replica holds in size independent of the state: the catalog watermark W and the few records
 // it holds above W, per node the inventory counter through which it holds every write, per node the play ack and
 // the contiguous seq held, per node the time floor, per zone the override stamp. DeltaFor(summary) returns only
-// what that replica lacks. The catalog watermark means "holds the current version of every key whose current
+// what that replica lacks; its claims check themselves against the receiver, so the same delta may also be
+// broadcast (DeltaFor of the summary last broadcast is "what I gained since"). The catalog watermark means "holds the current version of every key whose current
 // version has a revision <= W" (see Catalog); origin's answers and covering deltas from peers raise it, and a
 // record at or below W for a key not held is outdated and ignored. Inventory versions mean the same per node.
 //
@@ -70,7 +71,7 @@
 // an unknown version with ErrVersion; other errors wrap ErrMalformed.
 //
 // Delta:   'D' 0x01, tenant, catalog{from, to, horizon, complete, reset(bool), [n, n x 8-byte fingerprint],
-// n records{key, rev step from the previous record, deleted(bool), body, sig}}, n inventory{node, from, to,
+// n records{key, rev step from the previous record, deleted(bool), body, sig}, n held{key, rev}}, n inventory{node, from, to,
 // full(bool), [base], n items{sha(32), counter step, state(byte), [bytes, progress ms if fetching]}},
 // n plays{node, ack seq, [ack hash(32) if seq>0], n events{seq step, hlc wall, hlc logical, asset id,
 // sha flag(0|1) [sha(32)], started at, duration ms, fallback code(0 scheduled .. 4 silence), zone, prev hash(32)}},

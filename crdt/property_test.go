@@ -25,6 +25,7 @@ type world struct {
 	overrides map[string]Override
 	blobs     map[string]map[string]BlobState // owner's own view: node -> sha -> state
 	inflight  []addressed                     // deltas delayed by the network
+	lastSent  map[int]Summary                 // per replica, the summary as of its last broadcast
 	split     bool                            // gossip through Split with drops and duplicates
 	prune     bool                            // prune tombstones at random revisions
 	noFull    bool                            // no origin full resyncs (which forget deletions)
@@ -38,7 +39,7 @@ type addressed struct {
 func newWorld(t *rapid.T, n int) *world {
 	w := &world{t: t, origin: map[string]Record{}, delivered: map[string]Record{}, plays: map[string][]PlayEvent{},
 		acked: map[string]uint64{}, times: map[string]int64{}, overrides: map[string]Override{},
-		blobs: map[string]map[string]BlobState{}}
+		blobs: map[string]map[string]BlobState{}, lastSent: map[int]Summary{}}
 	for i := range n {
 		s, err := NewState(DefaultConfig(fmt.Sprintf("n%d", i), testTenant))
 		if err != nil {
@@ -80,7 +81,7 @@ func (w *world) step(t *rapid.T) {
 	i := rapid.IntRange(0, len(w.nodes)-1).Draw(t, "node")
 	s := w.nodes[i]
 	self := s.Self()
-	switch op := rapid.IntRange(0, 10).Draw(t, "op"); op {
+	switch op := rapid.IntRange(0, 11).Draw(t, "op"); op {
 	case 0, 1: // origin writes a record
 		key := rapid.SampledFrom(propKeys).Draw(t, "key")
 		w.rev++
@@ -180,6 +181,14 @@ func (w *world) step(t *rapid.T) {
 			return
 		}
 		w.gossip(t, j, i)
+	case 11: // broadcast what this replica gained since its last broadcast, to every other replica
+		d := s.DeltaFor(w.lastSent[i])
+		w.lastSent[i] = s.Summary()
+		for j := range w.nodes {
+			if j != i {
+				w.send(t, d, j)
+			}
+		}
 	case 10: // a delayed delta arrives
 		if len(w.inflight) > 0 {
 			k := rapid.IntRange(0, len(w.inflight)-1).Draw(t, "late")
@@ -203,7 +212,11 @@ func (w *world) gossip(t *rapid.T, from, to int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := w.nodes[from].DeltaFor(sum)
+	w.send(t, w.nodes[from].DeltaFor(sum), to)
+}
+
+// send delivers d to replica to: whole, or split with parts lost, delayed, duplicated or reordered.
+func (w *world) send(t *rapid.T, d Delta, to int) {
 	if !w.split {
 		b, err := EncodeDelta(d)
 		if err != nil {

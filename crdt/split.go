@@ -53,10 +53,14 @@ func Split(d Delta, budget int) (parts []Delta, rest Delta, err error) {
 		}
 		i = j
 	}
-	narrow(at, c.From, c.To, func(i int) uint64 { return c.Records[i].Rev }, func(p *Delta, from, to uint64) {
-		p.Catalog.From, p.Catalog.To, p.Catalog.Horizon = from, to, c.Horizon
-	})
-	if len(c.Records) == 0 && c.To > c.From {
+	// A claim that depends on records the receiver holds (Held) is not split: the parts carry the records only,
+	// and the claim comes with the next whole anti-entropy delta.
+	if len(c.Held) == 0 {
+		narrow(at, c.From, c.To, func(i int) uint64 { return c.Records[i].Rev }, func(p *Delta, from, to uint64) {
+			p.Catalog.From, p.Catalog.To, p.Catalog.Horizon = from, to, c.Horizon
+		})
+	}
+	if len(c.Records) == 0 && c.To > c.From && len(c.Held) == 0 {
 		// A bare claim: nothing the receiver lacks, but the sender vouches for the revisions.
 		sp.add(0, func(p *Delta) { p.Catalog.From, p.Catalog.To, p.Catalog.Horizon = c.From, c.To, c.Horizon }, nil)
 	}

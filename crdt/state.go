@@ -421,6 +421,17 @@ func (d *Delta) Validate() error {
 	if i := firstUnsortedKey(c.Records); i >= 0 {
 		return fmt.Errorf("crdt: key %s twice in one delta", c.Records[i].Key)
 	}
+	if len(c.Held) > maxSummaryExtras {
+		return fmt.Errorf("crdt: catalog claim names %d held records, limit %d", len(c.Held), maxSummaryExtras)
+	}
+	for i, kr := range c.Held {
+		if err := ValidateKey(kr.Key); err != nil {
+			return err
+		}
+		if i > 0 && c.Held[i-1].Key >= kr.Key {
+			return fmt.Errorf("crdt: held records not sorted and unique at %s", kr.Key)
+		}
+	}
 	if (c.Reset && c.Horizon == 0) || (!c.Reset && len(c.Survivors) > 0) {
 		return fmt.Errorf("crdt: catalog reset without horizon, or survivors without reset")
 	}

@@ -46,6 +46,9 @@ type DeviceConfig struct {
 	Logger *slog.Logger
 	// OnReady, when set, is called once the node runs, with its Runner (tests and `lomuz demo` read status).
 	OnReady func(*Runner)
+	// Mesh, when set, attaches the node to its store's LAN once enrolled: it gets the enrollment (device id, mesh
+	// key, peer key) and the cache to serve blobs from. Nil runs the node alone.
+	Mesh func(en Enrollment, blobs BlobOpener) (Mesh, error)
 }
 
 // DefaultDeviceConfig is a node on loopback status, null output.
@@ -209,8 +212,18 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 	if err := core.RestorePlays(restored.Plays); err != nil {
 		return fmt.Errorf("node: restoring the play outbox: %w", err)
 	}
+	var mesh Mesh
+	if cfg.Mesh != nil {
+		if mesh, err = cfg.Mesh(en, cacheBlobs{blobs}); err != nil {
+			return fmt.Errorf("node: joining the store LAN: %w", err)
+		}
+		if snap, err := core.Snapshot(); err == nil {
+			mesh.SetLocalState(snap)
+		}
+	}
 	start := time.Now()
 	runner, err := NewRunner(core, Parts{
+		Mesh:   mesh,
 		Origin: client, Audio: engine, Downloads: dl, Blobs: cacheBlobs{blobs}, Persist: persist, Logger: log,
 		EngineTargetLUFS: ec.TargetLUFS,
 		Now:              func() Instant { return Instant{Mono: time.Since(start), Wall: time.Now()} },

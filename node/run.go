@@ -112,7 +112,8 @@ type Runner struct {
 	injected chan Event
 	counters sync.Mutex
 	last     Counters
-	// tokens maps the engine's track ids back to the core's tokens.
+	brief    Brief
+	// fetchPeers remembers which peer each LAN fetch uses, to report bad bytes against it.
 	fetchPeers map[string]string
 }
 
@@ -145,6 +146,14 @@ func (r *Runner) Status(ctx context.Context) (Status, error) {
 	case <-ctx.Done():
 		return Status{}, ctx.Err()
 	}
+}
+
+// Brief returns the node's brief status as of the loop's last iteration; safe from any goroutine, never blocks on
+// the loop.
+func (r *Runner) Brief() Brief {
+	r.counters.Lock()
+	defer r.counters.Unlock()
+	return r.brief
 }
 
 // inject hands an event to the loop; it blocks until the loop takes it or ctx is done.
@@ -183,7 +192,7 @@ func (r *Runner) Serve(ctx context.Context) error {
 			return err
 		}
 		r.counters.Lock()
-		r.last = r.core.Counters()
+		r.last, r.brief = r.core.Counters(), r.core.Brief()
 		r.counters.Unlock()
 		wait := max(rd.NextTick-r.p.Now().Mono, time.Millisecond)
 		if !timer.Stop() {

@@ -59,6 +59,36 @@ type DownloadStatus struct {
 	Size                   int64
 }
 
+// Brief is the cheap part of Status, published by the Runner after every loop iteration.
+type Brief struct {
+	NowPlaying    *NowPlaying
+	Cache         CacheStatus
+	Peers         int
+	LastSyncAt    time.Time
+	LastSyncError string
+}
+
+// Brief computes the cheap part of the status: no planning, O(needed blobs).
+func (c *Core) Brief() Brief {
+	b := Brief{NowPlaying: nowPlaying(c.play.current), Peers: len(c.mesh.list), LastSyncAt: c.sync.okWall,
+		LastSyncError: c.sync.lastErr}
+	b.Cache = c.cacheStatus()
+	return b
+}
+
+func (c *Core) cacheStatus() CacheStatus {
+	var cs CacheStatus
+	for sha, n := range c.blobs.needs {
+		cs.Needed++
+		cs.NeededBytes += n.size
+		if c.blobs.present[sha] {
+			cs.Present++
+			cs.PresentBytes += n.size
+		}
+	}
+	return cs
+}
+
 func nowPlaying(t *track) *NowPlaying {
 	if t == nil {
 		return nil
@@ -81,14 +111,7 @@ func (c *Core) Status() Status {
 		Revision: c.state.Catalog().Watermark(), Clock: iv.Status(), TrustedNow: iv.Now(),
 		Peers: append([]string(nil), c.mesh.list...), Counters: c.counters,
 	}
-	for sha, n := range c.blobs.needs {
-		s.Cache.Needed++
-		s.Cache.NeededBytes += n.size
-		if c.blobs.present[sha] {
-			s.Cache.Present++
-			s.Cache.PresentBytes += n.size
-		}
-	}
+	s.Cache = c.cacheStatus()
 	for sha, f := range c.blobs.fetching {
 		d := DownloadStatus{SHA256: sha, Peer: f.peer}
 		if n := c.blobs.needs[sha]; n != nil {

@@ -79,6 +79,30 @@ func BenchmarkGet(b *testing.B) {
 	}
 }
 
+// BenchmarkBaselineGetObject is the floor for Get: one GetObject with the SDK.
+func BenchmarkBaselineGetObject(b *testing.B) {
+	srv, p, _ := benchSetup(b)
+	newStore(b, srv, blob.DefaultMaxSize, "") // creates the bucket
+	c := rawClient(srv)
+	bucket := bucketOf(b, c)
+	_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("raw"),
+		Body: bytes.NewReader(p), ContentLength: aws.Int64(benchSize)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("raw")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, out.Body); err != nil {
+			b.Fatal(err)
+		}
+		out.Body.Close()
+	}
+}
+
 func rawClient(srv testenv.S3Server) *s3.Client {
 	return s3.New(s3.Options{
 		Region: srv.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,

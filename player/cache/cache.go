@@ -124,6 +124,8 @@ type Cache struct {
 	verifyQ       []string
 	verifyKick    chan struct{}
 	j             *journal
+	// journalLimit: appended journal bytes that trigger a compaction (defaultJournalLimit; tests lower it).
+	journalLimit int64
 }
 
 // Open opens the cache at cfg.Dir, recovering from any crash: it reads the journal, trusts blobs whose size and mtime
@@ -139,13 +141,14 @@ func Open(cfg Config) (*Cache, error) {
 		}
 	}
 	c := &Cache{
-		cfg:        cfg,
-		present:    map[string]*blob{},
-		unverified: map[string]int64{},
-		partials:   map[string]int64{},
-		writing:    map[string]int64{},
-		pinned:     map[string]bool{},
-		verifyKick: make(chan struct{}, 1),
+		cfg:          cfg,
+		present:      map[string]*blob{},
+		unverified:   map[string]int64{},
+		partials:     map[string]int64{},
+		writing:      map[string]int64{},
+		pinned:       map[string]bool{},
+		verifyKick:   make(chan struct{}, 1),
+		journalLimit: defaultJournalLimit,
 	}
 	recs, err := readJournal(c.journalPath())
 	if err != nil {
@@ -303,6 +306,9 @@ func (c *Cache) Open(sha string) (*os.File, error) {
 	}
 	// A lost use record only makes LRU order slightly staler after a reboot: no fsync.
 	c.j.append(fmt.Sprintf("U %s %d\n", sha, use), false)
+	if c.j.grown(c.journalLimit) {
+		c.compact()
+	}
 	return f, nil
 }
 

@@ -442,3 +442,32 @@ func TestBackgroundVerifyIsRateBounded(t *testing.T) {
 		t.Fatalf("1 MiB re-hashed in %v at 1 MiB/s", el)
 	}
 }
+
+// TestJournalCompactsWhileRunning: use records grow the journal; past the limit it is rewritten to one line per blob
+// and stays valid (a reopen still takes the fast path and keeps the LRU order).
+func TestJournalCompactsWhileRunning(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	dir := t.TempDir()
+	c := openCache(t, dir, 0, nil)
+	c.journalLimit = 2000
+	a, b := newBlob(rng, 1000), newBlob(rng, 1000)
+	install(t, c, a)
+	install(t, c, b)
+	for i := 0; i < 100; i++ { // ~8 KB of use records
+		readAll(t, c, b.sha)
+	}
+	readAll(t, c, a.sha)
+	fi, err := os.Stat(filepath.Join(dir, "index.log"))
+	if err != nil || fi.Size() > 2000+300 {
+		t.Fatalf("journal not compacted: %d bytes, %v", fi.Size(), err)
+	}
+	c.Close()
+	c = openCache(t, dir, 2000, nil)
+	if !c.Has(a.sha) || !c.Has(b.sha) || c.Stats().Unverified != 0 {
+		t.Fatalf("after compaction and reopen: %+v", c.Stats())
+	}
+	install(t, c, newBlob(rng, 1000)) // quota 2,000: evicts the least recently used, b
+	if c.Has(b.sha) || !c.Has(a.sha) {
+		t.Fatal("LRU order lost in compaction")
+	}
+}

@@ -6,7 +6,8 @@
 //	partial/<sha256>      bytes of an unfinished download, kept across restarts so a download resumes
 //	quarantine/<sha256>.<n>  blobs that failed a re-hash, moved aside for inspection, never served
 //	index.log             append-only journal: installs (size and mtime at install, for the boot fast path),
-//	                      uses (a logical LRU clock) and removals; compacted at every Open
+//	                      uses (a logical LRU clock) and removals; compacted at every Open and when it
+//	                      grows by 4 MiB
 //
 // Install is atomic: the partial file is hashed as it is written (sha256, and md5 when the caller gives one), then
 // fsynced, renamed into blobs/ and the directory fsynced. A crash at any point leaves either no blob or a complete one;

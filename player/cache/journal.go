@@ -22,7 +22,12 @@ import (
 type journal struct {
 	mu sync.Mutex
 	f  *os.File
+	n  int64 // bytes appended since the last compaction
 }
+
+// defaultJournalLimit is how many bytes of appended lines (mostly use records, ~80 bytes per play) trigger a
+// compaction while running: about 50,000 plays, months of a zone's life.
+const defaultJournalLimit = 4 << 20
 
 // maxJournalLine bounds one line when reading (a real line is under 120 bytes).
 const maxJournalLine = 256
@@ -79,6 +84,35 @@ func installLine(sha string, b *blob) string {
 // compactJournal rewrites the journal with one I line per present blob (atomically: temp file, fsync, rename, fsync
 // dir) and opens it for appending.
 func compactJournal(path string, present map[string]*blob) (*journal, error) {
+	f, err := writeCompacted(path, present)
+	if err != nil {
+		return nil, err
+	}
+	return &journal{f: f}, nil
+}
+
+// compact rewrites a running cache's journal once it has grown past the limit. It holds c.mu (then the journal's
+// lock, the same order as every other path) so that no install or removal slips between the snapshot and the swap.
+func (c *Cache) compact() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j := c.j
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if c.closed || j.f == nil || j.n <= c.journalLimit {
+		return
+	}
+	f, err := writeCompacted(c.journalPath(), c.present)
+	j.n = 0 // on failure too: retry after another limit's worth, not on every line
+	if err != nil {
+		c.cfg.Logger.Warn("cache: journal compaction", "err", err)
+		return
+	}
+	j.f.Close()
+	j.f = f
+}
+
+func writeCompacted(path string, present map[string]*blob) (*os.File, error) {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -107,7 +141,7 @@ func compactJournal(path string, present map[string]*blob) (*journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: journal: %w", err)
 	}
-	return &journal{f: f}, nil
+	return f, nil
 }
 
 // append writes one line, synced when durable. A failure is returned but the journal is advisory: a missing I line
@@ -121,10 +155,18 @@ func (j *journal) append(line string, durable bool) error {
 	if _, err := j.f.WriteString(line); err != nil {
 		return err
 	}
+	j.n += int64(len(line))
 	if durable {
 		return j.f.Sync()
 	}
 	return nil
+}
+
+// grown reports whether more than limit bytes were appended since the last compaction.
+func (j *journal) grown(limit int64) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.n > limit
 }
 
 func (j *journal) close() error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"strings"
@@ -340,7 +341,11 @@ func TestMigrationsRunOnce(t *testing.T) {
 	if err := s.w.QueryRow(context.Background(), `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&versions); err != nil {
 		t.Fatal(err)
 	}
-	if versions != 1 {
-		t.Fatalf("%d applied migrations recorded, want 1", versions)
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("embedded migrations: %v, %v", files, err)
+	}
+	if versions != len(files) {
+		t.Fatalf("%d applied migrations recorded, want %d", versions, len(files))
 	}
 }

@@ -171,8 +171,11 @@ func TestBadContentNeverInstalled(t *testing.T) {
 		t.Fatalf("md5 mismatch: %v", err)
 	}
 	w, _ = c.Create(a.sha, 10_000, "")
-	if _, err := w.Write(append(bytes.Clone(a.data), 0)); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("oversized write: %v", err)
+	if n, err := w.Write(append(bytes.Clone(a.data), 0)); !errors.Is(err, ErrTooLarge) || n != 10_000 {
+		t.Fatalf("oversized write: %d, %v", n, err)
+	}
+	if n, err := w.Write([]byte{1}); !errors.Is(err, ErrTooLarge) || n != 0 {
+		t.Fatalf("write past the end: %d, %v", n, err)
 	}
 	w.Abort()
 	for _, tc := range []struct {

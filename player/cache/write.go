@@ -121,8 +121,9 @@ func (w *Writer) Offset() int64 { return w.off }
 // Size is the declared size.
 func (w *Writer) Size() int64 { return w.size }
 
-// Write appends p. Writing past the declared size fails with ErrTooLarge and writes nothing; a full disk fails with
-// ErrDiskFull. After a failed write the writer can only be closed or aborted.
+// Write appends p. Bytes past the declared size are not written: Write writes what fits and returns ErrTooLarge
+// (the hash check at Commit judges what was kept). A full disk fails with ErrDiskFull, after which the writer can
+// only be closed or aborted.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.done || w.f == nil {
 		return 0, ErrClosed
@@ -130,8 +131,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.broken != nil {
 		return 0, w.broken
 	}
-	if int64(len(p)) > w.size-w.off {
-		return 0, fmt.Errorf("%w: %d bytes past %d of %s", ErrTooLarge, int64(len(p))-(w.size-w.off), w.size, w.sha)
+	var tooLarge error
+	if room := w.size - w.off; int64(len(p)) > room {
+		tooLarge = fmt.Errorf("%w: %d bytes past %d of %s", ErrTooLarge, int64(len(p))-room, w.size, w.sha)
+		p = p[:room]
 	}
 	n, err := w.f.Write(p)
 	w.hashes().Write(p[:n])
@@ -140,7 +143,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.broken = wrapDiskErr(err)
 		return n, w.broken
 	}
-	return n, nil
+	return n, tooLarge
 }
 
 func wrapDiskErr(err error) error {

@@ -435,8 +435,22 @@ func TestOverlongAnswerRejected(t *testing.T) {
 	h := newHarness(t, Config{Source: srv.source(), MaxAttempts: 2}, 0)
 	h.m.Enqueue(Request{SHA256: sha, Size: int64(len(data))})
 	h.start()
-	if e := h.await(sha)[sha]; e.Kind != Failed || !errors.Is(e.Err, cache.ErrTooLarge) || h.c.Has(sha) {
+	// The attempt fails on the extra bytes; what fitted is kept and, since it hashes right, installed without
+	// asking the server again.
+	if e := h.await(sha)[sha]; e.Kind != Done || !bytes.Equal(h.content(sha), data) {
 		t.Fatalf("over-long answer: %v %v", e.Kind, e.Err)
+	}
+	if r := h.retries(sha); len(r) != 1 || !errors.Is(r[0].Err, cache.ErrTooLarge) || len(srv.rangeLog()) != 1 {
+		t.Fatalf("retries %v, requests %q", r, srv.rangeLog())
+	}
+	// With wrong bytes in front of the junk, nothing is installed.
+	bad, badData := srv.add(rng, 20_000)
+	srv.mu.Lock()
+	srv.plan = func(string, int) fault { return corruptJunk }
+	srv.mu.Unlock()
+	h.m.Enqueue(Request{SHA256: bad, Size: int64(len(badData))})
+	if e := h.await(bad)[bad]; e.Kind != Failed || !errors.Is(e.Err, cache.ErrHashMismatch) || h.c.Has(bad) {
+		t.Fatalf("corrupt over-long answer: %v %v", e.Kind, e.Err)
 	}
 }
 

@@ -25,6 +25,7 @@ const (
 	ignoreRange        // answers 200 with the whole blob
 	unavailable        // 503 with Retry-After
 	appendJunk         // sends the right bytes and then 1,000 more
+	corruptJunk        // corruptByte and appendJunk
 )
 
 // junk is how many bytes appendJunk adds.
@@ -106,7 +107,7 @@ func (s *blobServer) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	extra := 0
-	if f == appendJunk {
+	if f == appendJunk || f == corruptJunk {
 		extra = junk
 	}
 	start := int64(0)
@@ -124,11 +125,11 @@ func (s *blobServer) handle(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	}
 	body := data[start:]
-	if f == corruptByte {
+	if f == corruptByte || f == corruptJunk {
 		body = append([]byte(nil), body...)
 		body[len(body)/2] ^= 0x01
 	}
-	if f == appendJunk {
+	if f == appendJunk || f == corruptJunk {
 		body = append(append([]byte(nil), body...), make([]byte, junk)...)
 	}
 	limit := len(body)

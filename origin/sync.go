@@ -6,8 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/lomuz/lomuz/crdt"

@@ -19,8 +19,9 @@ type Record struct {
 }
 
 // ApplyCatalog moves the catalog to revision rev: it writes upserts, removes the records named in deletes and records
-// rev, all in one transaction, then syncs. On any error nothing changes (a rejected manifest keeps the previous
-// state). The caller owns the slices; the store copies them.
+// rev, all in one transaction, then syncs. Invalid input changes nothing (a rejected manifest keeps the previous
+// state). A delta larger than one transaction (~1.2 MiB with the default config) is applied in several, behind a
+// revision of 0 until it is complete (see applyLarge). The caller owns the slices; the store copies them.
 func (s *Store) ApplyCatalog(rev uint64, upserts []Record, deletes []string) error {
 	for _, r := range upserts {
 		if err := checkID("record key", r.Key); err != nil {
@@ -35,9 +36,8 @@ func (s *Store) ApplyCatalog(rev uint64, upserts []Record, deletes []string) err
 			return err
 		}
 	}
-	// WriteBatch would split a large delta into several commits; a managed transaction keeps it atomic, and badger
-	// returns ErrTxnTooBig if a single delta outgrows a memtable batch (about 1.2 MiB with the default config), in
-	// which case we fall back to a full replay below.
+	// One transaction keeps the delta atomic; badger returns ErrTxnTooBig (and commits nothing) when it outgrows a
+	// memtable batch, and applyLarge takes over.
 	err := s.db.Update(func(txn *badger.Txn) error {
 		for _, r := range upserts {
 			v := make([]byte, 8+len(r.Data))
@@ -63,10 +63,16 @@ func (s *Store) ApplyCatalog(rev uint64, upserts []Record, deletes []string) err
 	return s.sync()
 }
 
-// applyLarge applies a delta too big for one transaction (a full resync of a large catalog) in several, then writes
-// the revision last. A crash part way leaves the old revision recorded with some newer records: the next sync sends
-// the old revision and a state hash that does not match it, and origin answers with a full resync, which heals it.
+// applyLarge applies a delta too big for one transaction (a full resync of a large catalog) in several. It first
+// records revision 0 durably and writes the real revision last: a crash part way leaves revision 0, so the next sync
+// asks origin for everything, which heals the mix of old and new records.
 func (s *Store) applyLarge(rev uint64, upserts []Record, deletes []string) error {
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(metaRev), u64(0)) }); err != nil {
+		return fmt.Errorf("store: apply catalog: %w", err)
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, r := range upserts {

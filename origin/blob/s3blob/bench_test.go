@@ -112,7 +112,7 @@ func rawClient(srv testenv.S3Server) *s3.Client {
 	})
 }
 
-func bucketOf(b *testing.B, c *s3.Client) string {
+func bucketOf(b testing.TB, c *s3.Client) string {
 	out, err := c.ListBuckets(context.Background(), &s3.ListBucketsInput{})
 	if err != nil || len(out.Buckets) != 1 {
 		b.Fatalf("buckets: %v %v", out, err)

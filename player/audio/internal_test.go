@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,3 +180,22 @@ func (nopDecoder) Len() int                        { return 0 }
 func (nopDecoder) Position() int                   { return 0 }
 func (nopDecoder) Seek(int) error                  { return nil }
 func (nopDecoder) Close() error                    { return nil }
+
+// Header sizes that overrun the file are refused before a decoder allocates them.
+func TestPreflightRefusesOverrunningHeaders(t *testing.T) {
+	for _, c := range []struct {
+		codec Codec
+		data  string
+	}{
+		{CodecWAV, "RIFF0\x00\x00\x00WAVE\x00\x00\x00\x01\x00\x02\x00@\x1f\x00\x00\x00}\x00\x00\x04\x00"},
+		{CodecWAV, "RIFF0\x00\x00\x00WAVEfmt \xff\xff\xff\xff"},
+		{CodecMP3, "ID3\x04\x00\x00\x7f\x7f\x7f\x7f\xff\xfb\x90\x64\x00"},
+	} {
+		_, _, _, err := openTrack(Track{ID: "x", Open: func() (io.ReadSeekCloser, error) {
+			return nopReadSeekCloser{bytes.NewReader([]byte(c.data))}, nil
+		}})
+		if err == nil || !strings.Contains(err.Error(), "overruns") {
+			t.Errorf("%s %q: err = %v, want an overrun", c.codec, c.data, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package audio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -151,6 +152,9 @@ func openTrack(t Track) (dec beep.StreamSeekCloser, format beep.Format, codec Co
 	if codec == "" {
 		codec = t.Codec
 	}
+	if err := preflight(codec, rc); err != nil {
+		return nil, format, codec, err
+	}
 	channels := 0 // from the decoder, except where it hides it
 	switch codec {
 	case CodecMP3:
@@ -196,7 +200,7 @@ func mp3Mono(r io.ReadSeeker) (bool, error) {
 	skip := int64(0)
 	if bytes.Equal(h[:3], []byte("ID3")) {
 		// ID3v2: the tag size is a 28-bit syncsafe integer after a 10-byte header.
-		skip = 10 + int64(h[6]&0x7f)<<21 | int64(h[7]&0x7f)<<14 | int64(h[8]&0x7f)<<7 | int64(h[9]&0x7f)
+		skip = 10 + (int64(h[6]&0x7f)<<21 | int64(h[7]&0x7f)<<14 | int64(h[8]&0x7f)<<7 | int64(h[9]&0x7f))
 	}
 	if _, err := r.Seek(skip, io.SeekStart); err != nil {
 		return false, fmt.Errorf("mp3: seek past ID3: %w", err)
@@ -218,4 +222,51 @@ func mp3Mono(r io.ReadSeeker) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// preflight checks the sizes in a file's headers against the file's length before a decoder trusts them: beep's
+// WAV decoder and go-mp3 allocate whatever a chunk or ID3 header claims (up to 2 GiB and 256 MiB), so a corrupt
+// file could otherwise exhaust the device's memory. After it, every allocation is bounded by the file's size.
+func preflight(codec Codec, r io.ReadSeeker) error {
+	size, err := r.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("%s: seek: %w", codec, err)
+	}
+	defer r.Seek(0, io.SeekStart)
+	switch codec {
+	case CodecWAV:
+		// RIFF chunks after the 12-byte "RIFF" size "WAVE" preamble, up to the data chunk.
+		const maxChunks = 1024
+		off := int64(12)
+		for range maxChunks {
+			var h [8]byte
+			if _, err := r.Seek(off, io.SeekStart); err != nil {
+				return fmt.Errorf("wav: seek: %w", err)
+			}
+			if _, err := io.ReadFull(r, h[:]); err != nil {
+				return fmt.Errorf("wav: no data chunk: %w", err)
+			}
+			if string(h[:4]) == "data" {
+				return nil
+			}
+			n := int64(int32(binary.LittleEndian.Uint32(h[4:])))
+			if n < 0 || off+8+n > size {
+				return fmt.Errorf("wav: chunk %q of %d bytes overruns the %d-byte file", h[:4], n, size)
+			}
+			off += 8 + n + n%2
+		}
+		return fmt.Errorf("wav: no data chunk in the first %d chunks", maxChunks)
+	case CodecMP3:
+		var h [10]byte
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("mp3: seek: %w", err)
+		}
+		if _, err := io.ReadFull(r, h[:]); err == nil && bytes.Equal(h[:3], []byte("ID3")) {
+			n := int64(h[6]&0x7f)<<21 | int64(h[7]&0x7f)<<14 | int64(h[8]&0x7f)<<7 | int64(h[9]&0x7f)
+			if 10+n > size {
+				return fmt.Errorf("mp3: ID3 tag of %d bytes overruns the %d-byte file", n, size)
+			}
+		}
+	}
+	return nil
 }

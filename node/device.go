@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +56,34 @@ type DeviceConfig struct {
 // DefaultDeviceConfig is a node on loopback status, null output.
 func DefaultDeviceConfig() DeviceConfig {
 	return DeviceConfig{DataDir: "lomuz-node", Output: "null", StatusListen: "127.0.0.1:7071", Core: DefaultConfig()}
+}
+
+// validate rejects settings that cannot work, before anything is opened or enrolled.
+func (c *DeviceConfig) validate() error {
+	if len(c.Origins) == 0 {
+		return errors.New("node: at least one origin URL is required")
+	}
+	for _, o := range c.Origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("node: origin %q is not an http(s) URL", o)
+		}
+	}
+	switch {
+	case c.Output == "" || c.Output == "null" || c.Output == "speaker":
+	case strings.HasPrefix(c.Output, "wav:") && len(c.Output) > len("wav:"):
+	default:
+		return fmt.Errorf("node: output %q: want null, wav:PATH or speaker", c.Output)
+	}
+	if c.StatusListen != "" {
+		if _, _, err := net.SplitHostPort(c.StatusListen); err != nil {
+			return fmt.Errorf("node: status address %q: %w", c.StatusListen, err)
+		}
+	}
+	if c.CacheQuota < 0 || c.BytesPerSec < 0 {
+		return errors.New("node: cache quota and bandwidth must be >= 0")
+	}
+	return nil
 }
 
 // Enrollment is what a device keeps from enrolling.
@@ -129,8 +159,8 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	if len(cfg.Origins) == 0 {
-		return errors.New("node: at least one origin URL is required")
+	if err := cfg.validate(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err

@@ -30,7 +30,9 @@ func init() {
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applySettings(cmd) }
 }
 
-func envName(flag string) string { return "LOMUZ_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_")) }
+func envName(flag string) string {
+	return "LOMUZ_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
 
 // applySettings fills every flag the command line did not set from the environment, then from the config file.
 func applySettings(cmd *cobra.Command) error {

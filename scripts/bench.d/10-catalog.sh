@@ -44,5 +44,7 @@ END {
     printf "| %s | RecordsSince, 100 changed of 100,000 | mean %s, p99 %.2f ms | p99 <= 2 ms | %s |\n", b, ms(v[b, "RecordsSince100of100000", "ns/op"]), v[b, "RecordsSince100of100000", "p99-ms"], basetxt
     printf "| %s | LiveRecords, all 100,000 (pages of 10,000) | mean %s, p99 %.0f ms | p99 <= 1,000 ms | %s |\n", b, ms(v[b, "LiveRecords100000", "ns/op"]), v[b, "LiveRecords100000", "p99-ms"], basetxt
     printf "| %s | writes, 100 records per transaction | %.0f records/s | >= 1,000 records/s | load of 100,000: %s records/s |\n", b, v[b, "Write100", "records/s"], rate[b]
+    if (v[b, "PeakRSS", "peak-rss-MB"] != "")
+      printf "| %s | memory of the process holding 100,000 records: anonymous RSS at the end (peak RSS incl. mapped tables) | %.0f MB (%.0f MB) | anonymous <= 128 MB | - |\n", b, v[b, "PeakRSS", "anon-rss-MB"], v[b, "PeakRSS", "peak-rss-MB"]
   }
 }' "$out"

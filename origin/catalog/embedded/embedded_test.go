@@ -1,6 +1,10 @@
 package embedded
 
 import (
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -40,5 +44,26 @@ func BenchmarkCatalog(b *testing.B) {
 				}
 			}
 		})
+	})
+	// Resident memory of this process after loading and reading 100,000 records: what the small badger
+	// configuration costs.
+	b.Run("PeakRSS", func(b *testing.B) {
+		for b.Loop() {
+		}
+		debug.FreeOSMemory() // what stays resident, not garbage the runtime has yet to return
+		st, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			b.Skip("no /proc/self/status")
+		}
+		for _, line := range strings.Split(string(st), "\n") {
+			// VmHWM includes badger's tables, which are mapped files the kernel can drop; RssAnon is the memory
+			// the process itself holds (Go heap, memtables, caches).
+			f := strings.Fields(line)
+			if len(f) == 3 && (f[0] == "VmHWM:" || f[0] == "RssAnon:") {
+				kb, _ := strconv.Atoi(f[1])
+				unit := map[string]string{"VmHWM:": "peak-rss-MB", "RssAnon:": "anon-rss-MB"}[f[0]]
+				b.ReportMetric(float64(kb)/1024, unit)
+			}
+		}
 	})
 }

@@ -24,6 +24,7 @@ import (
 // The zero Catalog is not usable; it lives inside a State.
 type Catalog struct {
 	recs       map[string]Record
+	byRev      revIndex
 	hash       StateHash
 	watermark  uint64
 	horizon    uint64
@@ -132,26 +133,78 @@ func compareRecordOrder(a, b Record) int {
 // summary builds the catalog part of a Summary.
 func (c *Catalog) summary(maxExtras int) CatalogSummary {
 	s := CatalogSummary{Watermark: c.watermark, Horizon: c.horizon}
-	for k, r := range c.recs {
-		if r.Rev > c.watermark {
-			if len(s.Extras) == maxExtras {
-				s.Truncated = true
-				continue
-			}
-			s.Extras = append(s.Extras, KeyRev{Key: k, Rev: r.Rev})
+	c.byRev.above(c, c.watermark, func(r Record) bool {
+		if len(s.Extras) == maxExtras {
+			s.Truncated = true // the lowest revisions are listed
+			return false
 		}
-	}
-	if s.Truncated {
-		// Keep a deterministic subset: the lowest keys.
-		s.Extras = s.Extras[:0]
-		for _, k := range sortedKeys(c.recs) {
-			if r := c.recs[k]; r.Rev > c.watermark && len(s.Extras) < maxExtras {
-				s.Extras = append(s.Extras, KeyRev{Key: k, Rev: r.Rev})
-			}
-		}
-	}
+		s.Extras = append(s.Extras, KeyRev{Key: r.Key, Rev: r.Rev})
+		return true
+	})
 	slices.SortFunc(s.Extras, func(a, b KeyRev) int { return strings.Compare(a.Key, b.Key) })
 	return s
+}
+
+// revIndex lists (rev, key) of the records in revision order, so that "every record above revision R" costs what
+// it returns, not the catalog's size. Entries whose record has since moved on are skipped and, once they are
+// half the index, swept. Sorting is lazy: records mostly arrive in revision order, and pdqsort is near linear on
+// nearly sorted input.
+type revIndex struct {
+	list   []KeyRev
+	sorted bool
+	stale  int
+}
+
+func (x *revIndex) add(r Record) {
+	if n := len(x.list); n > 0 && x.sorted {
+		last := x.list[n-1]
+		x.sorted = last.Rev < r.Rev || last.Rev == r.Rev && last.Key < r.Key
+	}
+	if len(x.list) == 0 {
+		x.sorted = true
+	}
+	x.list = append(x.list, KeyRev{Key: r.Key, Rev: r.Rev})
+}
+
+// above calls fn, in (rev, key) order, for each record above rev until fn returns false.
+func (x *revIndex) above(c *Catalog, rev uint64, fn func(Record) bool) {
+	if x.stale > len(x.list)/2 {
+		live := x.list[:0]
+		seen := make(map[KeyRev]struct{}, len(c.recs))
+		for _, kr := range x.list {
+			if _, dup := seen[kr]; dup {
+				continue
+			}
+			if r, ok := c.recs[kr.Key]; ok && r.Rev == kr.Rev {
+				live = append(live, kr)
+				seen[kr] = struct{}{}
+			}
+		}
+		clear(x.list[len(live):])
+		x.list, x.stale = live, 0
+	}
+	if !x.sorted {
+		slices.SortFunc(x.list, func(a, b KeyRev) int {
+			if c := cmpU64(a.Rev, b.Rev); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Key, b.Key)
+		})
+		x.sorted = true
+	}
+	i, _ := slices.BinarySearchFunc(x.list, rev+1, func(kr KeyRev, t uint64) int { return cmpU64(kr.Rev, t) })
+	var prev KeyRev
+	for _, kr := range x.list[i:] {
+		if kr == prev {
+			continue // a record dropped and merged again at the same revision: listed twice, adjacent
+		}
+		prev = kr
+		if r, ok := c.recs[kr.Key]; ok && r.Rev == kr.Rev {
+			if !fn(r) {
+				return
+			}
+		}
+	}
 }
 
 // deltaFor returns what a replica with summary s lacks: every record above its watermark that it does not hold at
@@ -162,17 +215,14 @@ func (c *Catalog) deltaFor(s CatalogSummary) CatalogDelta {
 	for _, e := range s.Extras {
 		has[e.Key] = e.Rev
 	}
-	for k, r := range c.recs {
-		if r.Rev <= s.Watermark {
-			continue
+	c.byRev.above(c, s.Watermark, func(r Record) bool {
+		if rev, ok := has[r.Key]; ok && rev >= r.Rev {
+			d.Held = append(d.Held, KeyRev{Key: r.Key, Rev: r.Rev})
+		} else {
+			d.Records = append(d.Records, r)
 		}
-		if rev, ok := has[k]; ok && rev >= r.Rev {
-			d.Held = append(d.Held, KeyRev{Key: k, Rev: r.Rev})
-			continue
-		}
-		d.Records = append(d.Records, r)
-	}
-	slices.SortFunc(d.Records, compareRecordOrder)
+		return true
+	})
 	slices.SortFunc(d.Held, func(a, b KeyRev) int { return strings.Compare(a.Key, b.Key) })
 	if c.watermark > s.Watermark {
 		d.From, d.To, d.Horizon = s.Watermark, c.watermark, c.horizon
@@ -215,6 +265,9 @@ func (c *Catalog) put(r Record, complete uint64, res *catalogResult) bool {
 	if ok {
 		c.drop(old)
 	}
+	if !ok || old.Rev != r.Rev { // at equal revision the index entry still names the key
+		c.byRev.add(r)
+	}
 	c.recs[r.Key] = r
 	if r.Deleted {
 		c.tombstones++
@@ -228,6 +281,7 @@ func (c *Catalog) put(r Record, complete uint64, res *catalogResult) bool {
 // drop removes a held record from the map and the counters.
 func (c *Catalog) drop(r Record) {
 	delete(c.recs, r.Key)
+	c.byRev.stale++
 	if r.Deleted {
 		c.tombstones--
 	} else {

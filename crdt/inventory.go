@@ -58,12 +58,43 @@ func (b BlobItem) validate() error {
 	return nil
 }
 
+// blobTable interns the sha256 of every blob the store has named, so each node's entry keys its items by a 4-byte
+// index instead of 32 bytes: 10,000 blobs x 50 nodes is then ~20 bytes an item instead of ~100. It only grows, by
+// the distinct blobs of the store.
+type blobTable struct {
+	ids  map[[32]byte]uint32
+	shas [][32]byte
+}
+
+func (t *blobTable) intern(sha [32]byte) uint32 {
+	if id, ok := t.ids[sha]; ok {
+		return id
+	}
+	id := uint32(len(t.shas))
+	t.ids[sha] = id
+	t.shas = append(t.shas, sha)
+	return id
+}
+
+// invVal is an item without its sha (the map key) and progress (kept apart: only fetching items have it).
+type invVal struct {
+	counter uint64
+	state   BlobState
+}
+
+type progress struct {
+	bytes uint64
+	ms    int64
+}
+
 // invEntry is one node's inventory as known here. Each write of the owner takes the next counter and rewrites one
 // item. version: every write up to it is known (a contiguous prefix); max: the highest counter seen; base: writes up
 // to it that removed a blob have been compacted away (a missing item at or below base is a removed one).
 type invEntry struct {
+	tab                *blobTable
 	version, max, base uint64
-	items              map[[32]byte]BlobItem
+	items              map[uint32]invVal
+	prog               map[uint32]progress
 	tombs              int
 }
 
@@ -71,17 +102,54 @@ type invEntry struct {
 // State); everyone merges everyone's. The zero Inventory is not usable; it lives inside a State.
 type Inventory struct {
 	entries map[string]*invEntry
+	tab     blobTable
 }
 
-func newInventory() *Inventory { return &Inventory{entries: make(map[string]*invEntry)} }
+func newInventory() *Inventory {
+	return &Inventory{entries: make(map[string]*invEntry), tab: blobTable{ids: make(map[[32]byte]uint32)}}
+}
 
 func (v *Inventory) entry(node string) *invEntry {
 	e := v.entries[node]
 	if e == nil {
-		e = &invEntry{items: make(map[[32]byte]BlobItem)}
+		e = &invEntry{tab: &v.tab, items: make(map[uint32]invVal), prog: make(map[uint32]progress)}
 		v.entries[node] = e
 	}
 	return e
+}
+
+// get returns the item for an interned blob.
+func (e *invEntry) get(id uint32) (BlobItem, bool) {
+	iv, ok := e.items[id]
+	if !ok {
+		return BlobItem{SHA: e.tab.shas[id]}, false
+	}
+	it := BlobItem{SHA: e.tab.shas[id], Counter: iv.counter, State: iv.state}
+	if iv.state == BlobFetching {
+		p := e.prog[id]
+		it.Bytes, it.ProgressMS = p.bytes, p.ms
+	}
+	return it, true
+}
+
+// lookup returns the item for a sha (ok false when absent).
+func (e *invEntry) lookup(sha [32]byte) (BlobItem, bool) {
+	id, ok := e.tab.ids[sha]
+	if !ok {
+		return BlobItem{SHA: sha}, false
+	}
+	return e.get(id)
+}
+
+// del removes an item, keeping the tombstone count.
+func (e *invEntry) del(id uint32) {
+	if iv, ok := e.items[id]; ok {
+		if iv.state == BlobRemoved {
+			e.tombs--
+		}
+		delete(e.items, id)
+		delete(e.prog, id)
+	}
 }
 
 // Nodes returns the nodes with an inventory entry, sorted.
@@ -98,7 +166,7 @@ func (v *Inventory) Version(node string) uint64 {
 // Blob returns what node said last about the blob (ok false when nothing is known, or it was removed).
 func (v *Inventory) Blob(node string, sha [32]byte) (BlobItem, bool) {
 	if e := v.entries[node]; e != nil {
-		if it, ok := e.items[sha]; ok && it.State != BlobRemoved {
+		if it, ok := e.lookup(sha); ok && it.State != BlobRemoved {
 			return it, true
 		}
 	}
@@ -107,9 +175,13 @@ func (v *Inventory) Blob(node string, sha [32]byte) (BlobItem, bool) {
 
 // Holders returns the nodes that hold the blob, sorted.
 func (v *Inventory) Holders(sha [32]byte) []string {
+	id, ok := v.tab.ids[sha]
+	if !ok {
+		return nil
+	}
 	var out []string
 	for n, e := range v.entries {
-		if e.items[sha].State == BlobHeld {
+		if e.items[id].state == BlobHeld { // a missing item reads as BlobRemoved
 			out = append(out, n)
 		}
 	}
@@ -119,9 +191,13 @@ func (v *Inventory) Holders(sha [32]byte) []string {
 
 // Fetchers returns the nodes fetching the blob with their progress, sorted by node.
 func (v *Inventory) Fetchers(sha [32]byte) []NodeBlob {
+	id, ok := v.tab.ids[sha]
+	if !ok {
+		return nil
+	}
 	var out []NodeBlob
 	for n, e := range v.entries {
-		if it := e.items[sha]; it.State == BlobFetching {
+		if it, ok := e.get(id); ok && it.State == BlobFetching {
 			out = append(out, NodeBlob{Node: n, Item: it})
 		}
 	}
@@ -136,8 +212,9 @@ func (v *Inventory) Items(node string) []BlobItem {
 		return nil
 	}
 	out := make([]BlobItem, 0, len(e.items)-e.tombs)
-	for _, it := range e.items {
-		if it.State != BlobRemoved {
+	for id, iv := range e.items {
+		if iv.state != BlobRemoved {
+			it, _ := e.get(id)
 			out = append(out, it)
 		}
 	}
@@ -159,7 +236,7 @@ func (n NodeBlob) SHAHex() string { return hex.EncodeToString(n.Item.SHA[:]) }
 // write records the owner's new word about a blob; it returns false when nothing changed (no counter is taken).
 // tombLimit is how many removal tombstones the entry keeps before compacting them all.
 func (e *invEntry) write(it BlobItem, tombLimit int) (BlobItem, bool) {
-	old, had := e.items[it.SHA]
+	old, had := e.lookup(it.SHA)
 	if (!had && it.State == BlobRemoved) ||
 		(had && old.State == it.State && old.Bytes == it.Bytes && old.ProgressMS == it.ProgressMS) {
 		return old, false
@@ -176,13 +253,15 @@ func (e *invEntry) write(it BlobItem, tombLimit int) (BlobItem, bool) {
 
 // set replaces the item for its sha, keeping the tombstone count.
 func (e *invEntry) set(it BlobItem) {
-	if old, ok := e.items[it.SHA]; ok && old.State == BlobRemoved {
-		e.tombs--
-	}
+	id := e.tab.intern(it.SHA)
+	e.del(id)
 	if it.State == BlobRemoved {
 		e.tombs++
 	}
-	e.items[it.SHA] = it
+	e.items[id] = invVal{counter: it.Counter, state: it.State}
+	if it.State == BlobFetching {
+		e.prog[id] = progress{bytes: it.Bytes, ms: it.ProgressMS}
+	}
 	if it.Counter > e.max {
 		e.max = it.Counter
 	}
@@ -194,10 +273,9 @@ func (e *invEntry) compact(base uint64) {
 		return
 	}
 	e.base = base
-	for sha, it := range e.items {
-		if it.State == BlobRemoved && it.Counter <= base {
-			delete(e.items, sha)
-			e.tombs--
+	for id, iv := range e.items {
+		if iv.state == BlobRemoved && iv.counter <= base {
+			e.del(id)
 		}
 	}
 }
@@ -221,12 +299,14 @@ func (e *invEntry) deltaFor(node string, have uint64) (InventoryDelta, bool) {
 	if have < e.base {
 		d.Full, d.Base, d.To = true, e.base, e.version
 		d.Items = make([]BlobItem, 0, len(e.items))
-		for _, it := range e.items {
+		for id := range e.items {
+			it, _ := e.get(id)
 			d.Items = append(d.Items, it)
 		}
 	} else {
-		for _, it := range e.items {
-			if it.Counter > have {
+		for id, iv := range e.items {
+			if iv.counter > have {
+				it, _ := e.get(id)
 				d.Items = append(d.Items, it)
 			}
 		}
@@ -255,20 +335,20 @@ func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)
 		for _, it := range d.Items {
 			in[it.SHA] = struct{}{}
 		}
-		for sha, it := range e.items {
-			if _, ok := in[sha]; !ok && it.Counter <= d.Base {
-				if it.State == BlobRemoved {
-					e.tombs--
-				} else {
-					changed(it, BlobItem{SHA: sha, State: BlobRemoved, Counter: d.Base})
+		for id, iv := range e.items {
+			sha := e.tab.shas[id]
+			if _, ok := in[sha]; !ok && iv.counter <= d.Base {
+				if iv.state != BlobRemoved {
+					old, _ := e.get(id)
+					changed(old, BlobItem{SHA: sha, State: BlobRemoved, Counter: d.Base})
 				}
-				delete(e.items, sha)
+				e.del(id)
 			}
 		}
 		e.compact(d.Base)
 	}
 	for _, it := range d.Items {
-		old, ok := e.items[it.SHA]
+		old, ok := e.lookup(it.SHA)
 		if ok && old.Counter >= it.Counter {
 			continue
 		}
@@ -278,10 +358,8 @@ func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)
 			continue
 		}
 		if it.State == BlobRemoved && it.Counter <= e.base {
-			delete(e.items, it.SHA)
-			if old.State == BlobRemoved {
-				e.tombs--
-			} else {
+			e.del(e.tab.ids[it.SHA])
+			if old.State != BlobRemoved {
 				changed(old, it)
 			}
 			continue

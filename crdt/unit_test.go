@@ -252,3 +252,22 @@ func TestDecodeRejects(t *testing.T) {
 		t.Fatalf("delta read as summary: %v", err)
 	}
 }
+
+// TestRevIndexRedelivery: a record dropped by a reset and merged again at the same revision is sent once.
+func TestRevIndexRedelivery(t *testing.T) {
+	s := newTestState(t, "n1")
+	r := signRecord(Record{Key: "asset/a", Tenant: testTenant, Rev: 3, Body: []byte(`1`)})
+	mustMerge(t, s, Delta{Tenant: testTenant, Catalog: CatalogDelta{Records: []Record{r}}})
+	// A reset from a replica complete through 5 that holds no key drops it.
+	ch := mustMerge(t, s, Delta{Tenant: testTenant, Catalog: CatalogDelta{Complete: 5, Reset: true, Horizon: 5}})
+	if ch.Removed != 1 {
+		t.Fatalf("reset removed %d", ch.Removed)
+	}
+	// A replica complete through 5 offers it again (it exists after all, at a newer horizon's sender).
+	mustMerge(t, s, Delta{Tenant: testTenant, Catalog: CatalogDelta{Complete: 5, Records: []Record{r}}})
+	d := s.DeltaFor(Summary{})
+	if len(d.Catalog.Records) != 1 {
+		t.Fatalf("records in full delta: %d", len(d.Catalog.Records))
+	}
+	roundTrip(t, d)
+}

@@ -98,7 +98,7 @@ func start(t *testing.T, cfg Config) (*Gossip, *recorder) {
 	return g, r
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {

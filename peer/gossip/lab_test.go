@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,9 +22,10 @@ func TestMain(m *testing.M) {
 }
 
 type nodeArg struct {
-	Name string
-	Bind string
-	Key  []byte
+	Name     string
+	Bind     string
+	Key      []byte
+	Defaults bool // production timings instead of the tests' fast ones
 }
 
 type nodeCmd struct {
@@ -36,6 +38,23 @@ type nodeReply struct {
 	Members []string
 	OK      bool
 	Err     string
+	At      int64 // wall clock (Unix ns) when the message was broadcast or first received; all children share it
+}
+
+// timedRecorder notes when each message first arrived.
+type timedRecorder struct {
+	recorder
+	at map[string]int64
+}
+
+func (r *timedRecorder) Message(b []byte) {
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	if _, ok := r.at[string(b)]; !ok {
+		r.at[string(b)] = now
+	}
+	r.mu.Unlock()
+	r.recorder.Message(b)
 }
 
 func nodeChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
@@ -44,9 +63,14 @@ func nodeChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 		return err
 	}
 	cfg := fastConfig(a.Name, a.Key)
+	if a.Defaults {
+		d := DefaultConfig()
+		cfg.ProbeInterval, cfg.GossipInterval, cfg.PushPullInterval = d.ProbeInterval, d.GossipInterval, d.PushPullInterval
+		cfg.TCPTimeout, cfg.RejoinInterval, cfg.LeaveTimeout = d.TCPTimeout, d.RejoinInterval, d.LeaveTimeout
+	}
 	cfg.BindAddr = netip.MustParseAddr(a.Bind)
 	cfg.BindPort = 7946
-	r := &recorder{}
+	r := &timedRecorder{at: map[string]int64{}}
 	cfg.Handler = r
 	g, err := New(cfg)
 	if err != nil {
@@ -76,6 +100,7 @@ func nodeChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 		case "targets":
 			g.SetRejoinTargets(addrs)
 		case "broadcast":
+			rep.At = time.Now().UnixNano()
 			err = g.Broadcast(m.Data)
 		case "state":
 			r.setLocal(m.Data)
@@ -85,6 +110,9 @@ func nodeChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 			}
 		case "got":
 			rep.OK = r.gotMsg(m.Data)
+			r.mu.Lock()
+			rep.At = r.at[string(m.Data)]
+			r.mu.Unlock()
 		case "gotstate":
 			rep.OK = r.gotState(m.Data)
 		case "inject": // a user message straight to each address, encrypted with this node's key
@@ -105,7 +133,7 @@ func nodeChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 	}
 }
 
-func ask(t *testing.T, p *netns.Proc, m nodeCmd) nodeReply {
+func ask(t testing.TB, p *netns.Proc, m nodeCmd) nodeReply {
 	t.Helper()
 	r := ask2(t, p, m)
 	if r.Err != "" {
@@ -115,7 +143,7 @@ func ask(t *testing.T, p *netns.Proc, m nodeCmd) nodeReply {
 }
 
 // ask2 is ask without failing on the child's own error (for calls expected to fail).
-func ask2(t *testing.T, p *netns.Proc, m nodeCmd) nodeReply {
+func ask2(t testing.TB, p *netns.Proc, m nodeCmd) nodeReply {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -126,7 +154,7 @@ func ask2(t *testing.T, p *netns.Proc, m nodeCmd) nodeReply {
 	return r
 }
 
-func waitAll(t *testing.T, what string, procs []*netns.Proc, cond func(p *netns.Proc) bool) {
+func waitAll(t testing.TB, what string, procs []*netns.Proc, cond func(p *netns.Proc) bool) {
 	t.Helper()
 	eventually(t, what, func() bool {
 		for _, p := range procs {
@@ -138,20 +166,19 @@ func waitAll(t *testing.T, what string, procs []*netns.Proc, cond func(p *netns.
 	})
 }
 
-// TestLANConvergePartitionHeal runs 4 nodes in 4 namespaces on one bridge: they converge a broadcast and a push/pull
-// state; a fifth node with another mesh key can neither join nor inject; one node's cable is pulled until both sides declare the other dead; after the cable is back the mesh
-// re-forms by itself (no test-driven Join), and gossip reaches the returning node.
-func TestLANConvergePartitionHeal(t *testing.T) {
-	lab := netns.New(t)
-	br := lab.Bridge("sw", netip.MustParsePrefix("10.215.0.0/24"))
-	const n = 4
+// startMesh starts n nodes in n namespaces on br and joins them through the first; it returns the nodes, their
+// links and gossip addresses once every node sees all n.
+func startMesh(t testing.TB, lab *netns.Lab, br *netns.Bridge, n int, defaults bool) ([]*netns.Proc, []*netns.Iface,
+	[]string) {
+	t.Helper()
 	var procs []*netns.Proc
 	var links []*netns.Iface
 	var addrs []string
 	for i := range n {
 		ns := lab.Namespace(fmt.Sprintf("g%d", i))
 		ifc := br.Attach(ns)
-		p := ns.StartChild("node", nodeArg{Name: fmt.Sprintf("node%d", i), Bind: ifc.IP().String(), Key: keyA})
+		p := ns.StartChild("node", nodeArg{Name: fmt.Sprintf("node%d", i), Bind: ifc.IP().String(), Key: keyA,
+			Defaults: defaults})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		var r nodeReply
 		err := p.Recv(ctx, &r)
@@ -167,10 +194,23 @@ func TestLANConvergePartitionHeal(t *testing.T) {
 			ask(t, p, nodeCmd{Op: "join", Addrs: addrs[:1]})
 		}
 	}
+	waitAll(t, "full membership", procs, func(p *netns.Proc) bool {
+		return len(ask(t, p, nodeCmd{Op: "members"}).Members) == n
+	})
+	return procs, links, addrs
+}
+
+// TestLANConvergePartitionHeal runs 4 nodes in 4 namespaces on one bridge: they converge a broadcast and a push/pull
+// state; a fifth node with another mesh key can neither join nor inject; one node's cable is pulled until both sides declare the other dead; after the cable is back the mesh
+// re-forms by itself (no test-driven Join), and gossip reaches the returning node.
+func TestLANConvergePartitionHeal(t *testing.T) {
+	lab := netns.New(t)
+	br := lab.Bridge("sw", netip.MustParsePrefix("10.215.0.0/24"))
+	const n = 4
+	procs, links, addrs := startMesh(t, lab, br, n, false)
 	members := func(k int) func(p *netns.Proc) bool {
 		return func(p *netns.Proc) bool { return len(ask(t, p, nodeCmd{Op: "members"}).Members) == k }
 	}
-	waitAll(t, "4 members everywhere", procs, members(n))
 
 	ask(t, procs[1], nodeCmd{Op: "broadcast", Data: []byte("delta from node1")})
 	ask(t, procs[3], nodeCmd{Op: "state", Data: []byte("full state of node3")})
@@ -224,4 +264,43 @@ func TestLANConvergePartitionHeal(t *testing.T) {
 	waitAll(t, "gossip from the returning node", procs[:3], func(p *netns.Proc) bool {
 		return ask(t, p, nodeCmd{Op: "got", Data: []byte("back")}).OK
 	})
+}
+
+// BenchmarkLANBroadcastConvergence measures, with the default timings, the time from a Broadcast on one of 5 nodes
+// (5 namespaces, one bridge) until the last of the other 4 has it; it reports the median and the worst of b.N
+// broadcasts, each from the next node in turn.
+func BenchmarkLANBroadcastConvergence(b *testing.B) {
+	lab := netns.New(b)
+	br := lab.Bridge("sw", netip.MustParsePrefix("10.219.0.0/24"))
+	procs, _, _ := startMesh(b, lab, br, 5, true)
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		from := procs[i%len(procs)]
+		msg := []byte(fmt.Sprintf("bench %d", i))
+		i++
+		sent := ask(b, from, nodeCmd{Op: "broadcast", Data: msg}).At
+		var last int64
+		deadline := time.Now().Add(20 * time.Second)
+		for _, p := range procs {
+			if p == from {
+				continue
+			}
+			for {
+				r := ask(b, p, nodeCmd{Op: "got", Data: msg})
+				if r.OK {
+					last = max(last, r.At)
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("%s never got broadcast %q", p.Name, msg)
+				}
+				time.Sleep(5 * time.Millisecond) // polling, bounded by the deadline
+			}
+		}
+		lat = append(lat, time.Duration(last-sent))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(lat[len(lat)/2].Seconds()*1000, "p50-ms")
+	b.ReportMetric(lat[len(lat)-1].Seconds()*1000, "max-ms")
 }

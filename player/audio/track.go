@@ -256,6 +256,8 @@ func preflight(codec Codec, r io.ReadSeeker) error {
 			off += 8 + n + n%2
 		}
 		return fmt.Errorf("wav: no data chunk in the first %d chunks", maxChunks)
+	case CodecFLAC:
+		return preflightFLAC(r, size)
 	case CodecMP3:
 		var h [10]byte
 		if _, err := r.Seek(0, io.SeekStart); err != nil {
@@ -267,6 +269,91 @@ func preflight(codec Codec, r io.ReadSeeker) error {
 				return fmt.Errorf("mp3: ID3 tag of %d bytes overruns the %d-byte file", n, size)
 			}
 		}
+	}
+	return nil
+}
+
+// preflightFLAC walks the metadata blocks after "fLaC": each must fit in the file, and the counts and lengths
+// inside VORBIS_COMMENT and PICTURE blocks, which mewkiz/flac allocates as read (32-bit), must fit in their block.
+func preflightFLAC(r io.ReadSeeker, size int64) error {
+	const maxBlocks = 1024
+	off := int64(4)
+	for range maxBlocks {
+		if _, err := r.Seek(off, io.SeekStart); err != nil {
+			return fmt.Errorf("flac: seek: %w", err)
+		}
+		var h [4]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return fmt.Errorf("flac: metadata block header: %w", err)
+		}
+		last, typ := h[0]&0x80 != 0, h[0]&0x7f
+		n := int64(h[1])<<16 | int64(h[2])<<8 | int64(h[3])
+		if off+4+n > size {
+			return fmt.Errorf("flac: metadata block of %d bytes overruns the %d-byte file", n, size)
+		}
+		if typ == 4 || typ == 6 { // VORBIS_COMMENT, PICTURE: at most 16 MiB, read to check inside
+			body := make([]byte, n)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return fmt.Errorf("flac: metadata block: %w", err)
+			}
+			if err := checkFLACBlock(typ, body); err != nil {
+				return err
+			}
+		}
+		off += 4 + n
+		if last {
+			return nil
+		}
+	}
+	return fmt.Errorf("flac: more than %d metadata blocks", maxBlocks)
+}
+
+func checkFLACBlock(typ byte, b []byte) error {
+	overrun := fmt.Errorf("flac: metadata block type %d: a length overruns the block", typ)
+	p := 0
+	u32 := func(le bool) (int64, bool) {
+		if p+4 > len(b) {
+			return 0, false
+		}
+		var v uint32
+		if le {
+			v = binary.LittleEndian.Uint32(b[p:])
+		} else {
+			v = binary.BigEndian.Uint32(b[p:])
+		}
+		p += 4
+		return int64(v), true
+	}
+	skip := func(le bool) bool { // a length-prefixed string
+		n, ok := u32(le)
+		if !ok || n > int64(len(b)-p) {
+			return false
+		}
+		p += int(n)
+		return true
+	}
+	if typ == 4 { // vendor string, then a count of strings, all little-endian
+		if !skip(true) {
+			return overrun
+		}
+		count, ok := u32(true)
+		if !ok || count > int64(len(b)-p)/4 {
+			return overrun
+		}
+		for range count {
+			if !skip(true) {
+				return overrun
+			}
+		}
+		return nil
+	}
+	// PICTURE, big-endian: type, MIME string, description string, 4 dimensions, data.
+	if _, ok := u32(false); !ok || !skip(false) || !skip(false) {
+		return overrun
+	}
+	p += 16
+	if p > len(b) || !skip(false) {
+		return overrun
 	}
 	return nil
 }

@@ -293,3 +293,8 @@ func newPeerKey(t testing.TB) []byte {
 	}
 	return pk
 }
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

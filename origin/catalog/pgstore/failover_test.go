@@ -305,6 +305,7 @@ func TestTransient(t *testing.T) {
 		{context.DeadlineExceeded, false},
 		{catalog.ErrNotFound, false},
 		{pgx.ErrNoRows, false},
+		{fmt.Errorf("%w: %v", ErrCommitUnknown, io.ErrUnexpectedEOF), false}, // never re-run a commit that may have landed
 	} {
 		if got := transient(c.err); got != c.want {
 			t.Errorf("transient(%v) = %v, want %v", c.err, got, c.want)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lomuz/lomuz/crdt"
 	"github.com/lomuz/lomuz/origin/catalog"
@@ -15,6 +16,7 @@ import (
 
 // Update runs fn in a transaction that first locks the tenant's row: writers of one tenant are serialized for the
 // whole transaction, so reference checks made by the Tx methods cannot race, and revisions commit in order.
+// Transient failures before COMMIT re-run fn; a failure during COMMIT returns ErrCommitUnknown.
 func (s *Store) Update(ctx context.Context, tenantID string, fn func(catalog.Tx) error) error {
 	if !catalog.ValidID(tenantID) {
 		return fmt.Errorf("%w: tenant %q", catalog.ErrNotFound, tenantID)
@@ -41,9 +43,20 @@ func (s *Store) Update(ctx context.Context, tenantID string, fn func(catalog.Tx)
 		if err := t.flush(); err != nil {
 			return err
 		}
-		return tx.Commit(ctx)
+		if err := tx.Commit(ctx); err != nil && !pgconn.SafeToRetry(err) {
+			// The COMMIT was sent: it may have taken effect. Re-running fn could then fail on its own writes
+			// (ErrConflict) or take a second revision, so the caller gets to decide, with the outcome unknown.
+			return fmt.Errorf("%w: %v", ErrCommitUnknown, err)
+		} else if err != nil {
+			return err
+		}
+		return nil
 	})
 }
+
+// ErrCommitUnknown is returned by Update when the connection failed while COMMIT was in flight: the transaction
+// may or may not have committed. It is not retried.
+var ErrCommitUnknown = errors.New("pgstore: connection lost during commit; the outcome is unknown")
 
 // pgTx implements catalog.Tx over one pgx transaction.
 type pgTx struct {

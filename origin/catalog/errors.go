@@ -25,6 +25,9 @@ var (
 	ErrExpired = errors.New("catalog: token expired")
 	// ErrRevisionMismatch: a record handed to Tx.PutRecord does not carry the transaction's revision or tenant.
 	ErrRevisionMismatch = errors.New("catalog: record revision or tenant does not match the transaction")
+	// ErrOutcomeUnknown: the connection to the database failed while a commit was in flight, so the write may or
+	// may not have happened. It is never retried by the store; read back before writing again.
+	ErrOutcomeUnknown = errors.New("catalog: commit outcome unknown")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("catalog: store closed")
 )

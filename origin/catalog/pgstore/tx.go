@@ -56,7 +56,7 @@ func (s *Store) Update(ctx context.Context, tenantID string, fn func(catalog.Tx)
 
 // ErrCommitUnknown is returned by Update when the connection failed while COMMIT was in flight: the transaction
 // may or may not have committed. It is not retried.
-var ErrCommitUnknown = errors.New("pgstore: connection lost during commit; the outcome is unknown")
+var ErrCommitUnknown = catalog.ErrOutcomeUnknown
 
 // pgTx implements catalog.Tx over one pgx transaction.
 type pgTx struct {

@@ -94,8 +94,9 @@ func (c *Cache) verifyOne(ctx context.Context, sha string, lim *rate.Limiter) er
 			b := &blob{size: fi.Size(), mtime: fi.ModTime().UnixNano(), use: c.clock}
 			c.present[sha] = b
 			c.used += b.size - size
+			line := installLine(sha, b) // under the lock: Open updates b.use
 			c.mu.Unlock()
-			_ = c.j.append(installLine(sha, b), true)
+			_ = c.j.append(line, true)
 			c.notify([]Event{{Kind: Verified, SHA256: sha, Size: b.size}})
 		}
 		return nil

@@ -217,8 +217,9 @@ func (w *Writer) install() error {
 	c.present[w.sha] = b
 	delete(c.writing, w.sha)
 	w.done = true
+	line := installLine(w.sha, b) // under the lock: Open updates b.use
 	c.mu.Unlock()
-	if err := c.j.append(installLine(w.sha, b), true); err != nil {
+	if err := c.j.append(line, true); err != nil {
 		c.cfg.Logger.Warn("cache: journal install", "sha256", w.sha, "err", err)
 	}
 	return nil

@@ -44,8 +44,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RecordScope", testRecordScope},
 		{"DeviceSyncState", testDeviceSyncState},
 		{"SyncReports", testSyncReports},
+		{"TelemetryKeepsRevocation", testTelemetryKeepsRevocation},
 		{"PlayEvents", testPlayEvents},
 		{"PlayEventPaging", testPlayEventPaging},
+		{"PlayEventsConcurrentDuplicates", testPlayEventsConcurrent},
 		{"TenantIsolation", testIsolation},
 		{"Closed", testClosed},
 	}

@@ -273,3 +273,61 @@ func testClosed(f *fx) {
 	_, err = f.s.SyncState(f.ctx, ten, "", 0)
 	f.is(err, catalog.ErrClosed, "sync state after close")
 }
+
+// testPlayEventsConcurrent sends the same batch from several writers at once, as when two nodes relay the same
+// events to two origin processes: each event is stored once and counted as new once.
+func testPlayEventsConcurrent(f *fx) {
+	ten := f.tenant()
+	_, _, d := f.place(ten)
+	var batch []catalog.PlayEvent
+	for i := 0; i < 50; i++ {
+		batch = append(batch, play(d, uint64(i+1), "", t0.Add(time.Duration(i)*time.Minute)))
+	}
+	const writers = 4
+	added := make(chan int, writers)
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			n, err := f.s.AddPlayEvents(f.ctx, ten, batch)
+			added <- n
+			errs <- err
+		}()
+	}
+	total := 0
+	for w := 0; w < writers; w++ {
+		total += <-added
+		f.is(<-errs, nil, "concurrent add")
+	}
+	if total != len(batch) {
+		f.Fatalf("%d events counted as new across %d writers, want %d", total, writers, len(batch))
+	}
+	if got := f.plays(ten, catalog.PlayQuery{}); len(got) != len(batch) {
+		f.Fatalf("%d events stored, want %d", len(got), len(batch))
+	}
+}
+
+// testTelemetryKeepsRevocation writes telemetry while the device is revoked: neither write may undo the other.
+func testTelemetryKeepsRevocation(f *fx) {
+	ten := f.tenant()
+	_, _, d := f.place(ten)
+	done := make(chan error, 1)
+	go func() {
+		for i := 1; i <= 30; i++ {
+			if err := f.s.RecordSyncs(f.ctx, []catalog.SyncReport{report(ten, d, t0.Add(time.Duration(i)*time.Second), uint64(i+1))}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	f.update(ten, func(tx catalog.Tx) error { return tx.RevokeDevice(d.ID, t0) })
+	f.is(<-done, nil, "telemetry writes")
+	got, err := f.s.GetDevice(f.ctx, ten, d.ID)
+	f.is(err, nil, "get device")
+	if got.RevokedAt.IsZero() {
+		f.Fatal("a telemetry write undid the revocation")
+	}
+	if !got.Telemetry.LastSyncAt.Equal(t0.Add(30 * time.Second)) {
+		f.Fatalf("telemetry at %v, want the last sync", got.Telemetry.LastSyncAt)
+	}
+}

@@ -17,9 +17,9 @@ import (
 //     revision <= W for a key not held here is therefore outdated (its key moved on, or was deleted and the
 //     tombstone pruned) and is ignored as stale.
 //   - the horizon H: the highest revision up to which this replica may have forgotten deletions (a pruned
-//     tombstone, or an origin full resync, which lists live records only). A peer whose watermark is below H may still hold what was deleted, so it
-//     gets a reset (the fingerprints of every key held here) and drops its records of revision <= H whose key is
-//     not among them.
+//     tombstone, or an origin full resync, which lists live records only). A peer whose watermark is below H may
+//     still hold what was deleted, so it gets a reset (the fingerprints of every key held here) and drops its
+//     records of revision <= H whose key is not among them (see CatalogDelta).
 //
 // The zero Catalog is not usable; it lives inside a State.
 type Catalog struct {

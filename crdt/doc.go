@@ -28,37 +28,47 @@
 //   - Overrides: per zone, a last-writer-wins register of ZoneSettings ordered by HLC, then writer, then settings.
 //   - HLC: hybrid logical clock (wall ms, logical counter). VersionVector and Dot name writes of per-node entries.
 //
-// Every merge is commutative, associative and idempotent, and merging DeltaFor(Summary of a) into a gives the same
-// state as merging all of b into a (property tests in this package check these against a plain reference model).
+// Merge is a join: commutative, associative and idempotent, and merging b.DeltaFor(a.Summary()) into a gives the
+// same state as merging all of b into a. Property tests in this package check this with rapid against a plain
+// reference model, on histories that forget no deletion; forgetting (pruning, an origin full resync) is the one
+// step outside the lattice, and the tests check that replicas still converge to the model under loss,
+// duplication, reordering and split deltas when it happens at any revision.
 //
 // # Anti-entropy
 //
-// Summary says what a replica holds in size independent of the state: the catalog watermark W and the few records
-// it holds above W, per node the inventory counter through which it holds every write, per node the play ack and
-// the contiguous seq held, per node the time floor, per zone the override stamp. DeltaFor(summary) returns only
-// what that replica lacks; its claims check themselves against the receiver, so the same delta may also be
-// broadcast (DeltaFor of the summary last broadcast is "what I gained since"). The catalog watermark means "holds the current version of every key whose current
-// version has a revision <= W" (see Catalog); origin's answers and covering deltas from peers raise it, and a
-// record at or below W for a key not held is outdated and ignored. Inventory versions mean the same per node.
+// Summary says what a replica holds, in size independent of the state: the catalog watermark W, horizon H and the
+// few records held above W; per node the inventory counter through which every write is held, the play ack and the
+// contiguous seq held, and the time floor; per zone the override stamp. DeltaFor(summary) returns only what that
+// replica lacks. Its claims check themselves against whoever merges it, so the same delta may also be broadcast
+// (DeltaFor of the summary last broadcast is "what I gained since").
+//
+// The watermark means "holds the current version of every key whose current version has a revision <= W" (see
+// Catalog). Origin's answers and covering deltas from peers raise it (CatalogDelta: From, To, Held); a record at or
+// below W for a key not held is outdated and ignored. Inventory versions mean the same per node.
 //
 // Changes, returned by Merge, lists what changed (records that entered, blobs whose state changed, plays, acks,
-// a new time floor, overrides) and Fresh, the part of the input that was new here: relay Fresh, never the input,
-// so a delta does not return to its sender and stops spreading once everyone has it.
+// a new time floor, overrides) and Fresh, the part of the input that was new here, without claims: relay Fresh,
+// never the input, so a delta does not return to its sender and stops spreading once everyone has it.
 //
 // # Pruning rules
 //
 //   - Play events are pruned as soon as origin's ack for them is known (nothing is lost while one unpruned copy
 //     survives: an ack exists only after origin stored the events).
 //   - Catalog tombstones are pruned by PruneTombstones(upTo), never above the watermark. A replica that forgot a
-//     deletion records it as its horizon H; a peer whose watermark is below H gets a reset along with its delta (the
-//     fingerprints of every key, 8 bytes each) and drops what is not among them. Pruning is therefore always safe;
-//     it is cheap when upTo is at or below the lowest watermark among the store's nodes, which the node learns
-//     from their summaries. An origin full resync (live records only) sets the horizon to its revision.
+//     deletion records it in its horizon H; a peer whose watermark and horizon are below H gets, from a replica
+//     complete through H, a reset with its delta (the fingerprints of every key held, 8 bytes each) and drops its
+//     records of revision <= H that are not among them. Until then it takes no coverage claim from that replica,
+//     and no record of revision <= H for a key it lacks from a peer not complete through H. Pruning is therefore
+//     always safe; it is cheap when upTo is at or below the lowest watermark among the store's nodes, which the
+//     node learns from their summaries. An origin full resync (live records only) sets the horizon to its
+//     revision.
 //   - Inventory removal tombstones of a node are compacted by their owner once there are more than
 //     Config.InventoryTombstones; a peer that had not seen them gets that node's entry whole, once.
 //
-// A replica whose data was wiped and a peer that re-introduces a deleted record while a reset is only partly
-// delivered are healed by the next origin sync: the state hash then differs and origin answers in full.
+// Two cases are left to origin: a replica whose data was wiped restarts its play log at seq 1 unless a peer or an
+// ack tells it its last seq first (the two events then conflict, counted in Changes.Conflicts), and a record
+// outdated by a forgotten deletion that reaches a replica before the reset does. The next origin sync heals the
+// second: the state hash differs and origin answers in full.
 //
 // # Encoding (version 1)
 //
@@ -70,9 +80,11 @@
 // bound every length and count by the bytes present and by the limits in codec.go, copy what they keep, and reject
 // an unknown version with ErrVersion; other errors wrap ErrMalformed.
 //
-// Delta:   'D' 0x01, tenant, catalog{from, to, horizon, complete, reset(bool), [n, n x 8-byte fingerprint],
-// n records{key, rev step from the previous record, deleted(bool), body, sig}, n held{key, rev}}, n inventory{node, from, to,
-// full(bool), [base], n items{sha(32), counter step, state(byte), [bytes, progress ms if fetching]}},
+// Delta:   'D' 0x01, tenant,
+// catalog{from, to, horizon, complete, reset(bool), [n, n x 8-byte fingerprint],
+// n records{key, rev step from the previous record, deleted(bool), body, sig}, n held{key, rev}},
+// n inventory{node, from, to, full(bool), [base], n items{sha(32), counter step, state(byte),
+// [bytes, progress ms if fetching]}},
 // n plays{node, ack seq, [ack hash(32) if seq>0], n events{seq step, hlc wall, hlc logical, asset id,
 // sha flag(0|1) [sha(32)], started at, duration ms, fallback code(0 scheduled .. 4 silence), zone, prev hash(32)}},
 // n times{node, unix ms, sig}, n overrides{zone, hlc wall, hlc logical, writer, volume(byte), mute from, mute until}.

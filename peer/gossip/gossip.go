@@ -249,19 +249,34 @@ func (g *Gossip) SetKeys(keys [][]byte) error {
 func (g *Gossip) Serve(ctx context.Context) error {
 	t := time.NewTicker(g.cfg.RejoinInterval)
 	defer t.Stop()
+	// A re-join runs beside the loop: memberlist's Join takes no context and may wait TCPTimeout on an unreachable
+	// target; shutting memberlist down makes it return, so stopping is bounded by LeaveTimeout, not TCPTimeout.
+	var wg sync.WaitGroup
+	busy := false
+	done := make(chan struct{}, 1)
 	for {
 		select {
 		case <-ctx.Done():
 			_ = g.ml.Leave(g.cfg.LeaveTimeout)
-			return g.ml.Shutdown()
+			err := g.ml.Shutdown()
+			wg.Wait()
+			return err
+		case <-done:
+			busy = false
 		case <-t.C:
-			g.rejoin()
+			if busy {
+				continue
+			}
+			busy = true
+			wg.Go(func() {
+				g.rejoin()
+				done <- struct{}{}
+			})
 		}
 	}
 }
 
-// rejoin joins the targets whose address is not a live member's. memberlist's Join bounds each attempt by
-// TCPTimeout, so an unreachable target delays this tick, not the mesh.
+// rejoin joins the targets whose address is not a live member's.
 func (g *Gossip) rejoin() {
 	g.mu.Lock()
 	targets := slices.Clone(g.targets)

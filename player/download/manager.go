@@ -424,20 +424,21 @@ func (m *Manager) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Duratio
 		actx, cancel := context.WithCancelCause(ctx)
 		it.cancel = cancel
 		actives = append(actives, it)
+		req := it.req // the attempt's own copy: Enqueue and SetPriority change it.req under m.mu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer cancel(nil)
-			m.run(actx, it)
+			m.run(actx, it, req)
 		}()
 	}
 	return next
 }
 
-// run performs one attempt and files its outcome.
-func (m *Manager) run(ctx context.Context, it *item) {
-	sha := it.req.SHA256
-	fetched, err := m.attempt(ctx, it)
+// run performs one attempt with req (a copy of it.req taken under m.mu) and files its outcome.
+func (m *Manager) run(ctx context.Context, it *item, req Request) {
+	sha := req.SHA256
+	fetched, err := m.attempt(ctx, it, req)
 	now := m.cfg.clock.Now()
 
 	m.mu.Lock()
@@ -450,7 +451,7 @@ func (m *Manager) run(ctx context.Context, it *item) {
 		// Cancel removed it already.
 	case err == nil:
 		delete(m.items, sha)
-		ev = &Event{Kind: Done, SHA256: sha, Source: it.req.Source, Fetched: it.fetched}
+		ev = &Event{Kind: Done, SHA256: sha, Source: req.Source, Fetched: it.fetched}
 	case it.preempted:
 		it.preempted = false
 		it.state = Queued
@@ -473,12 +474,12 @@ func (m *Manager) run(ctx context.Context, it *item) {
 		if m.cfg.MaxAttempts > 0 && it.failures >= m.cfg.MaxAttempts {
 			delete(m.items, sha)
 			ev = &Event{Kind: Failed, SHA256: sha, Err: fmt.Errorf("%w (%d): %w", ErrGaveUp, it.failures, err),
-				Source: it.req.Source, Fetched: it.fetched}
+				Source: req.Source, Fetched: it.fetched}
 			break
 		}
 		it.state = Backoff
 		it.notBefore = now.Add(m.backoff(it.failures, err))
-		ev = &Event{Kind: Retrying, SHA256: sha, Err: err, Source: it.req.Source, Fetched: it.fetched}
+		ev = &Event{Kind: Retrying, SHA256: sha, Err: err, Source: req.Source, Fetched: it.fetched}
 	}
 	if errors.Is(err, cache.ErrHashMismatch) {
 		it.bytes = 0 // the cache dropped the partial file
@@ -513,8 +514,7 @@ func (m *Manager) backoff(failures int, err error) time.Duration {
 
 // attempt opens the blob's writer at its partial offset, fetches the rest and commits. It returns the bytes
 // received.
-func (m *Manager) attempt(ctx context.Context, it *item) (int64, error) {
-	req := it.req
+func (m *Manager) attempt(ctx context.Context, it *item, req Request) (int64, error) {
 	w, err := m.cache.Create(req.SHA256, req.Size, req.MD5)
 	if errors.Is(err, cache.ErrExists) {
 		if m.cache.Has(req.SHA256) {

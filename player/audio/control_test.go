@@ -150,3 +150,51 @@ func TestNullSinkTenMinutePlaylist(t *testing.T) {
 		t.Errorf("%d position events, want about %d", n, want)
 	}
 }
+
+// Play then Prepare, taken in one batch, play in that order: Play does not leave its track in the prepared slot
+// for the Prepare to replace. Stats count the output.
+func TestPlayThenPrepareInOneBatch(t *testing.T) {
+	dir := t.TempDir()
+	a := audiotest.Generate(t, dir, "a", audiotest.Spec{Source: "sine", Seconds: 2, Codec: audio.CodecWAV})
+	b := audiotest.Generate(t, dir, "b", audiotest.Spec{Source: "sine", Seconds: 2, Codec: audio.CodecFLAC})
+	sink := audio.NewNullSink(outRate, nil)
+	eng, err := audio.NewEngine(audio.DefaultEngineConfig(), sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before Serve runs, both commands wait in the same batch.
+	if err := eng.Play(fileTrack("a", a)); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Prepare(fileTrack("b", b)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- eng.Serve(ctx) }()
+	var order []string
+	for ev := range eng.Events() {
+		if ev.Kind == audio.EventTrackStarted {
+			order = append(order, ev.TrackID)
+			if ev.TrackID == "b" {
+				eng.Drain()
+			}
+		}
+		if ev.Kind == audio.EventTrackEnded && ev.TrackID == "b" {
+			break
+		}
+	}
+	if len(order) != 2 || order[0] != "a" || order[1] != "b" {
+		t.Fatalf("started %v, want [a b]", order)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := eng.Stats()
+	if want := outRate.D(int(sink.Frames())); st.Output != want {
+		t.Errorf("Stats().Output = %v, want %v", st.Output, want)
+	}
+	near(t, "output seconds", st.Output.Seconds(), 3, 0.01) // 2 s + 2 s - 1 s (crossfade capped at half of b)
+}

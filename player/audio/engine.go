@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gopxl/beep/v2"
 )
@@ -28,12 +29,13 @@ type Engine struct {
 	stopped  bool
 	wake     chan struct{} // capacity 1: a command is waiting
 	serving  atomic.Bool
-	rendered atomic.Int64 // output frames written, for Elapsed
+	rendered atomic.Int64 // output frames written, for Stats
+	limited  atomic.Int64 // frames the limiter reduced, for Stats
+	silent   atomic.Int64 // frames of the current silent run, for Stats
 
 	// Owned by the Serve goroutine.
 	cur, out, next *voice
 	decided        bool  // the caller has said what follows cur (Prepare, Play, Stop or Drain since cur started)
-	cut            bool  // a Play asks to replace cur now
 	frame          int64 // output frame at the start of the block being rendered
 	pending        []Event
 	lim            limiter
@@ -90,8 +92,24 @@ func NewEngine(cfg EngineConfig, sink Sink) (*Engine, error) {
 // that is dead air.
 func (e *Engine) Events() <-chan Event { return e.events }
 
-// Elapsed is the output time rendered so far (the engine's clock). Safe for concurrent use.
-func (e *Engine) Elapsed() int64 { return e.rendered.Load() }
+// Stats are counters for status pages and metrics.
+type Stats struct {
+	// Output is the output time rendered so far: the engine's clock.
+	Output time.Duration
+	// Limited is the output time during which the limiter reduced the gain.
+	Limited time.Duration
+	// Silent is the length of the current run of silence on the output (0 while there is sound).
+	Silent time.Duration
+}
+
+// Stats returns the current counters. Safe for concurrent use.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Output:  e.rate.D(int(e.rendered.Load())),
+		Limited: e.rate.D(int(e.limited.Load())),
+		Silent:  e.rate.D(int(e.silent.Load())),
+	}
+}
 
 // SampleRate is the output rate (the sink's).
 func (e *Engine) SampleRate() beep.SampleRate { return e.rate }
@@ -181,6 +199,8 @@ func (e *Engine) Serve(ctx context.Context) error {
 			}
 			e.frame += int64(n)
 			e.rendered.Store(e.frame)
+			e.limited.Store(e.lim.limited)
+			e.silent.Store(int64(e.wd.silent))
 		}
 		if !e.deliver(ctx) {
 			return nil
@@ -212,7 +232,11 @@ func (e *Engine) apply() {
 				e.next.close()
 			}
 			e.next, e.decided = c.v, true
-			e.cut = c.kind == cmdPlay
+			if c.kind == cmdPlay {
+				// Start it now, at the head of the coming block, so that a Prepare queued behind it in the same
+				// batch becomes its successor rather than replacing it.
+				e.start(0, true)
+			}
 		case cmdStop:
 			if e.next != nil {
 				e.next.close()
@@ -225,7 +249,7 @@ func (e *Engine) apply() {
 				e.cur.startFadeOut(e.rate.N(e.cfg.StopFade), EndStopped)
 				e.out, e.cur = e.cur, nil
 			}
-			e.decided, e.cut = true, false
+			e.decided = true
 		case cmdDrain:
 			e.decided = true
 		}

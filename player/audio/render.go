@@ -9,8 +9,8 @@ func (e *Engine) render(buf [][2]float64, paced bool) (n int, wait bool) {
 	clear(buf)
 	o, active := 0, 0
 	for o < len(buf) {
-		if e.next != nil && (e.cur == nil || e.cut) {
-			e.start(o)
+		if e.next != nil && e.cur == nil {
+			e.start(o, false)
 		}
 		if e.cur == nil && e.out == nil {
 			return active, true
@@ -19,7 +19,7 @@ func (e *Engine) render(buf [][2]float64, paced bool) (n int, wait bool) {
 		if e.cur != nil {
 			if e.next != nil {
 				if r := e.framesBeforeTransition(e.next); r == 0 {
-					e.start(o)
+					e.start(o, false)
 					continue
 				} else if r > 0 {
 					chunk = min(chunk, r)
@@ -89,12 +89,11 @@ func (e *Engine) framesBeforeTransition(next *voice) int {
 	return max(rem-e.crossfadeFrames(next), 0)
 }
 
-// start makes the prepared track current at offset o of the block, crossfading out the current one.
-func (e *Engine) start(o int) {
+// start makes the prepared track current at offset o of the block, crossfading out the current one; cut says a
+// Play asked for it before the current track's end.
+func (e *Engine) start(o int, cut bool) {
 	v := e.next
 	e.next = nil
-	cut := e.cut
-	e.cut = false
 	if e.cur != nil {
 		xf := e.crossfadeFrames(v)
 		if rem := e.cur.remaining(); rem >= 0 {

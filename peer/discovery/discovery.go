@@ -26,6 +26,8 @@ type Config struct {
 	NodeID, MeshID, PeerID string
 	// GossipPort is announced as the SRV port and in TXT.
 	GossipPort uint16
+	// TransferPort is the libp2p TCP port, announced in TXT when not 0.
+	TransferPort uint16
 	// StaticPeers are gossip addresses reported as peers always, for networks that block multicast.
 	StaticPeers []netip.AddrPort
 	// Announce, when false, only browses (a passive listener).
@@ -191,7 +193,7 @@ func (d *Discovery) announce(ifaces []net.Interface) (*zeroconf.Server, error) {
 	}
 	name := "lomuz-" + d.cfg.NodeID
 	srv, err := zeroconf.RegisterProxy(name, Service, "local.", int(d.cfg.GossipPort), name, ips,
-		txtRecords(d.cfg.NodeID, d.cfg.MeshID, d.cfg.PeerID, d.cfg.GossipPort), ifaces)
+		txtRecords(d.cfg.NodeID, d.cfg.MeshID, d.cfg.PeerID, d.cfg.GossipPort, d.cfg.TransferPort), ifaces)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: announce: %w", err)
 	}

@@ -11,10 +11,10 @@
 // Wire format (DNS-SD): instance "lomuz-<node id>", service "_lomuz._tcp", domain "local.", SRV port = gossip
 // port, host "lomuz-<node id>.local." with the interface's IPv4 addresses, and TXT records
 //
-//	v=1  node=<node id>  mesh=<mesh id>  p2p=<libp2p peer id>  gport=<gossip port>
+//	v=1  node=<node id>  mesh=<mesh id>  p2p=<libp2p peer id>  gport=<gossip port>  [tport=<libp2p TCP port>]
 //
 // On receipt: at most 16 TXT strings of at most 255 bytes; node and mesh ids 1-64 bytes of [A-Za-z0-9._-]; the
-// peer id 1-128 base58 characters; gport 1-65535 and equal to the SRV port; at most 8 IPv4 addresses. An entry
+// peer id 1-128 base58 characters; gport 1-65535 and equal to the SRV port; tport, when present, 1-65535; at most 8 IPv4 addresses. An entry
 // that breaks any bound is dropped whole; unknown keys are ignored (forward compatibility).
 //
 // zeroconf v1.0.0 workarounds: IPv4 only (its resolver fails without IPv6); one fresh resolver per browse round,

@@ -40,6 +40,7 @@ func discChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 	cfg := DefaultConfig()
 	cfg.Interfaces, cfg.NodeID, cfg.MeshID, cfg.PeerID, cfg.GossipPort = []string{a.Iface}, a.NodeID, a.MeshID,
 		testPeerID, a.Port
+	cfg.TransferPort = 4001
 	if !a.Defaults {
 		cfg.BrowseInterval, cfg.BrowseWindow, cfg.TTL = 500*time.Millisecond, 300*time.Millisecond, 1500*time.Millisecond
 	}
@@ -61,7 +62,7 @@ func discChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 		}
 		ids := []string{}
 		for _, p := range d.Peers() {
-			ids = append(ids, fmt.Sprintf("%s@%s:%d", p.NodeID, p.Addrs[0], p.GossipPort))
+			ids = append(ids, fmt.Sprintf("%s@%s:%d/%d", p.NodeID, p.Addrs[0], p.GossipPort, p.TransferPort))
 		}
 		if err := c.Send(ids); err != nil {
 			return err
@@ -118,7 +119,7 @@ func startNodesCfg(t testing.TB, lab *netns.Lab, br *netns.Bridge, arg discArg, 
 		if err != nil {
 			t.Fatalf("start %s: %v\n%s", name, err, p.Stderr())
 		}
-		out = append(out, &lanNode{ns: ns, ifc: ifc, proc: p, id: fmt.Sprintf("%s@%s:7946", name, ifc.IP())})
+		out = append(out, &lanNode{ns: ns, ifc: ifc, proc: p, id: fmt.Sprintf("%s@%s:7946/4001", name, ifc.IP())})
 	}
 	return out
 }
@@ -190,7 +191,7 @@ func TestAvahiSeesAnnouncement(t *testing.T) {
 	if f[3] != "lomuz-av1" || f[4] != Service || f[7] != nodes[0].ifc.IP().String() || f[8] != "7946" {
 		t.Fatalf("avahi resolved %q", line)
 	}
-	for _, kv := range []string{`"node=av1"`, `"mesh=storemesh1"`, `"p2p=` + testPeerID + `"`, `"gport=7946"`, `"v=1"`} {
+	for _, kv := range []string{`"node=av1"`, `"mesh=storemesh1"`, `"p2p=` + testPeerID + `"`, `"gport=7946"`, `"tport=4001"`, `"v=1"`} {
 		if !strings.Contains(f[9], kv) {
 			t.Errorf("TXT %s missing in %s", kv, f[9])
 		}

@@ -16,8 +16,11 @@ type Peer struct {
 	PeerID     string       // libp2p peer id; empty for a static peer
 	Addrs      []netip.Addr // IPv4 addresses it announced (or the static address)
 	GossipPort uint16
-	Static     bool      // configured, never expires
-	LastSeen   time.Time // last browse round that saw it
+	// TransferPort is the libp2p TCP port it announced (0 when it announced none, and for static peers: learn it
+	// from gossip member metadata then).
+	TransferPort uint16
+	Static       bool      // configured, never expires
+	LastSeen     time.Time // last browse round that saw it
 }
 
 // Gossip returns the peer's gossip addresses.
@@ -43,15 +46,19 @@ var errEntry = errors.New("discovery: invalid entry")
 
 // announcement is a validated DNS-SD answer.
 type announcement struct {
-	NodeID, MeshID, PeerID string
-	GossipPort             uint16
-	Addrs                  []netip.Addr
+	NodeID, MeshID, PeerID   string
+	GossipPort, TransferPort uint16
+	Addrs                    []netip.Addr
 }
 
-// txtRecords encodes an announcement's TXT strings.
-func txtRecords(nodeID, meshID, peerID string, gossipPort uint16) []string {
-	return []string{"v=" + txtVersion, "node=" + nodeID, "mesh=" + meshID, "p2p=" + peerID,
+// txtRecords encodes an announcement's TXT strings; transferPort 0 is left out.
+func txtRecords(nodeID, meshID, peerID string, gossipPort, transferPort uint16) []string {
+	txt := []string{"v=" + txtVersion, "node=" + nodeID, "mesh=" + meshID, "p2p=" + peerID,
 		"gport=" + strconv.Itoa(int(gossipPort))}
+	if transferPort != 0 {
+		txt = append(txt, "tport="+strconv.Itoa(int(transferPort)))
+	}
+	return txt
 }
 
 // parseAnnouncement validates what a browse returned: TXT strings, SRV port and addresses.
@@ -94,6 +101,13 @@ func parseAnnouncement(txt []string, srvPort int, addrs []netip.Addr) (announcem
 		return announcement{}, fmt.Errorf("%w: gossip port %d differs from SRV port %d", errEntry, port, srvPort)
 	}
 	a.GossipPort = uint16(port)
+	if tp, ok := kv["tport"]; ok {
+		p, err := strconv.ParseUint(tp, 10, 16)
+		if err != nil || p == 0 {
+			return announcement{}, fmt.Errorf("%w: transfer port %q", errEntry, tp)
+		}
+		a.TransferPort = uint16(p)
+	}
 	for _, ad := range addrs {
 		ad = ad.Unmap()
 		if !ad.Is4() || ad.IsUnspecified() || ad.IsMulticast() || ad.IsLoopback() {
@@ -151,9 +165,11 @@ func (t *table) observe(now time.Time, a announcement) bool {
 		return false
 	}
 	old, ok := t.peers[a.NodeID]
-	p := Peer{NodeID: a.NodeID, PeerID: a.PeerID, Addrs: a.Addrs, GossipPort: a.GossipPort, LastSeen: now}
+	p := Peer{NodeID: a.NodeID, PeerID: a.PeerID, Addrs: a.Addrs, GossipPort: a.GossipPort,
+		TransferPort: a.TransferPort, LastSeen: now}
 	t.peers[a.NodeID] = p
-	return !ok || old.PeerID != p.PeerID || old.GossipPort != p.GossipPort || !slices.Equal(old.Addrs, p.Addrs)
+	return !ok || old.PeerID != p.PeerID || old.GossipPort != p.GossipPort || old.TransferPort != p.TransferPort ||
+		!slices.Equal(old.Addrs, p.Addrs)
 }
 
 // expire forgets peers not seen for ttl and reports whether any went.

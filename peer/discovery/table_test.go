@@ -18,12 +18,12 @@ func addrs(s ...string) []netip.Addr {
 }
 
 func TestParseAnnouncement(t *testing.T) {
-	good := txtRecords("node-1", "mesh.ab", testPeerID, 7946)
+	good := txtRecords("node-1", "mesh.ab", testPeerID, 7946, 4001)
 	a, err := parseAnnouncement(append(good, "future=thing"), 7946, addrs("10.0.0.2", "10.0.0.2", "127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.NodeID != "node-1" || a.MeshID != "mesh.ab" || a.PeerID != testPeerID || a.GossipPort != 7946 ||
+	if a.NodeID != "node-1" || a.MeshID != "mesh.ab" || a.PeerID != testPeerID || a.GossipPort != 7946 || a.TransferPort != 4001 ||
 		len(a.Addrs) != 1 || a.Addrs[0] != netip.MustParseAddr("10.0.0.2") {
 		t.Fatalf("%+v", a)
 	}
@@ -41,11 +41,12 @@ func TestParseAnnouncement(t *testing.T) {
 		"too many strings": {many, 7946, addrs("10.0.0.2")},
 		"long string":      {append(good, "x="+strings.Repeat("a", 300)), 7946, addrs("10.0.0.2")},
 		"version":          {[]string{"v=2", "node=a", "mesh=b", "p2p=" + testPeerID, "gport=1"}, 1, addrs("10.0.0.2")},
-		"node id chars":    {txtRecords("a b", "m", testPeerID, 1), 1, addrs("10.0.0.2")},
-		"mesh id long":     {txtRecords("a", strings.Repeat("m", 65), testPeerID, 1), 1, addrs("10.0.0.2")},
-		"peer id base58":   {txtRecords("a", "m", "0OIl", 1), 1, addrs("10.0.0.2")},
-		"port zero":        {txtRecords("a", "m", testPeerID, 0), 0, addrs("10.0.0.2")},
+		"node id chars":    {txtRecords("a b", "m", testPeerID, 1, 0), 1, addrs("10.0.0.2")},
+		"mesh id long":     {txtRecords("a", strings.Repeat("m", 65), testPeerID, 1, 0), 1, addrs("10.0.0.2")},
+		"peer id base58":   {txtRecords("a", "m", "0OIl", 1, 0), 1, addrs("10.0.0.2")},
+		"port zero":        {txtRecords("a", "m", testPeerID, 0, 0), 0, addrs("10.0.0.2")},
 		"duplicate key":    {append(good, "node=other"), 7946, addrs("10.0.0.2")},
+		"transfer port":    {append(txtRecords("a", "m", testPeerID, 1, 0), "tport=0"), 1, addrs("10.0.0.2")},
 		"too many addrs": {good, 7946, addrs("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6",
 			"10.0.0.7", "10.0.0.8", "10.0.0.9")},
 	} {
@@ -118,7 +119,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func FuzzParseAnnouncement(f *testing.F) {
-	f.Add(strings.Join(txtRecords("n", "m", testPeerID, 7946), "\n"), 7946)
+	f.Add(strings.Join(txtRecords("n", "m", testPeerID, 7946, 0), "\n"), 7946)
 	f.Add("v=1\nnode=\nmesh=m", 1)
 	f.Fuzz(func(t *testing.T, txt string, port int) {
 		a, err := parseAnnouncement(strings.Split(txt, "\n"), port, addrs("10.0.0.2"))

@@ -12,7 +12,7 @@
 // about 15 s, so a killed job is retried within RescueAfter + ~45 s. RescueAfter must exceed JobTimeout, after
 // which a live worker's attempt is canceled: a job is never rescued while a live worker still runs it.
 //
-// Migrate applies river's schema (rivermigrate) and is idempotent; run it once at deploy (origin does it at start).
+// Migrate applies river's schema (rivermigrate) under a Postgres advisory lock, so every process may run it at start.
 //
 // It must not know what the jobs do, nor anything of HTTP.
 package pgjobs

@@ -114,9 +114,27 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Migrate brings river's tables in the pool's database up to date. Safe to run concurrently from several
-// processes (river takes an advisory lock) and again at every start.
+// migrateLock is the advisory lock key that serializes Migrate across processes ("lomuzjob" in ASCII).
+const migrateLock int64 = 0x6c6f6d757a6a6f62
+
+// Migrate brings river's tables in the pool's database up to date. Safe to run at every start and from several
+// processes at once: rivermigrate alone is not (two processes racing on a fresh database collide on its types), so
+// Migrate holds a Postgres advisory lock while it runs.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgjobs: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLock); err != nil {
+		return fmt.Errorf("pgjobs: migrate lock: %w", err)
+	}
+	defer func() {
+		// Unlock even when ctx ended; a lost connection releases the lock by itself.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", migrateLock)
+	}()
 	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
 		return fmt.Errorf("pgjobs: migrate: %w", err)

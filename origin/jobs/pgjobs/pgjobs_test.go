@@ -49,6 +49,28 @@ func TestMigrateTwice(t *testing.T) {
 	}
 }
 
+// Workers and origin replicas starting together on a fresh database all migrate at once.
+func TestMigrateConcurrently(t *testing.T) {
+	url := testenv.Postgres(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			pool, err := pgxpool.New(context.Background(), url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer pool.Close()
+			errs <- pgjobs.Migrate(context.Background(), pool)
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Migrate: %v", err)
+		}
+	}
+}
+
 func TestEnqueueOnlyQueue(t *testing.T) {
 	pool := newPool(t)
 	producer, err := pgjobs.New(pgjobs.DefaultConfig(pool, nil))

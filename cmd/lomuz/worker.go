@@ -29,6 +29,7 @@ type workerFlags struct {
 	id         string
 	tempDir    string
 	jobTimeout time.Duration
+	rescue     time.Duration
 	bitrate    int
 }
 
@@ -55,6 +56,7 @@ func init() {
 	fl.StringVar(&f.id, "id", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this worker in the queue's records")
 	fl.StringVar(&f.tempDir, "temp-dir", "", "room for masters and renditions in progress (default: the system's)")
 	fl.DurationVar(&f.jobTimeout, "job-timeout", 30*time.Minute, "longest one transcode may run")
+	fl.DurationVar(&f.rescue, "rescue-after", 0, "a job running this long is taken for a dead worker's and retried (default job-timeout + 1m; must exceed it)")
 	fl.IntVar(&f.bitrate, "bitrate", transcode.DefaultConfig().BitrateKbps, "Vorbis nominal bitrate, kbps")
 	root.AddCommand(cmd)
 }
@@ -88,7 +90,10 @@ func runWorker(ctx context.Context, f *workerFlags) error {
 		return err
 	}
 	qc := pgjobs.DefaultConfig(pool, w.Handlers())
-	qc.ID, qc.Workers, qc.JobTimeout, qc.RescueAfter = f.id, f.workers, f.jobTimeout, f.jobTimeout+time.Minute
+	qc.ID, qc.Workers, qc.JobTimeout, qc.RescueAfter = f.id, f.workers, f.jobTimeout, f.rescue
+	if qc.RescueAfter == 0 {
+		qc.RescueAfter = f.jobTimeout + time.Minute
+	}
 	q, err := pgjobs.New(qc)
 	if err != nil {
 		return err

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"PlayEventPaging", testPlayEventPaging},
 		{"PlayEventsConcurrentDuplicates", testPlayEventsConcurrent},
 		{"TenantIsolation", testIsolation},
+		{"CanceledContext", testCanceledContext},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {

@@ -1,6 +1,7 @@
 package catalogtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -361,5 +362,21 @@ func testDeviceSyncState(f *fx) {
 	f.is(err, catalog.ErrRevoked, "revoked device")
 	if got.ID != d.ID || st != (catalog.SyncState{}) {
 		f.Fatalf("revoked: device %s state %+v", got.ID, st)
+	}
+}
+
+func testCanceledContext(f *fx) {
+	ten := f.tenant()
+	ctx, cancel := context.WithCancel(f.ctx)
+	cancel()
+	_, err := f.s.Revision(ctx, ten)
+	f.is(err, context.Canceled, "revision with a canceled context")
+	err = f.s.Update(ctx, ten, func(tx catalog.Tx) error {
+		_, err := tx.NextRevision()
+		return err
+	})
+	f.is(err, context.Canceled, "update with a canceled context")
+	if r := f.revision(ten); r != 0 {
+		f.Fatalf("a canceled update moved the revision to %d", r)
 	}
 }

@@ -8,8 +8,8 @@
 // reads three keys. Commits are fsynced by default (Config.NoSyncWrites turns that off).
 //
 // Limits: a transaction must fit badger's transaction size (about 15% of MemTableSize); a larger one fails with
-// catalog.ErrInvalid and writes nothing, so bulk imports go in batches. The context is not consulted inside a
-// call: every call is local and short.
+// catalog.ErrInvalid and writes nothing, so bulk imports go in batches. A done context stops a call before it
+// starts; once started, a call is local and short and runs to its end.
 //
 // It must not be opened by two processes, and it must not know about HTTP or signing.
 package embedded

@@ -38,9 +38,9 @@ func getEntity[T any](txn *badger.Txn, tenant, kind, id string) (T, error) {
 }
 
 // readEntity is getEntity in its own read transaction.
-func readEntity[T any](s *Store, tenant, kind, id string) (T, error) {
+func readEntity[T any](ctx context.Context, s *Store, tenant, kind, id string) (T, error) {
 	var v T
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
 		v, err = getEntity[T](txn, tenant, kind, id)
 		return err
@@ -49,12 +49,12 @@ func readEntity[T any](s *Store, tenant, kind, id string) (T, error) {
 }
 
 // readList lists a tenant's rows of a kind that keep accepts.
-func readList[T any](s *Store, tenant, kind string, keep func(T) bool) ([]T, error) {
+func readList[T any](ctx context.Context, s *Store, tenant, kind string, keep func(T) bool) ([]T, error) {
 	if !catalog.ValidID(tenant) {
 		return nil, nil
 	}
 	var out []T
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
 		out, err = listJSON(txn, entityPrefix(tenant, kind), keep)
 		return err
@@ -62,7 +62,7 @@ func readList[T any](s *Store, tenant, kind string, keep func(T) bool) ([]T, err
 	return out, err
 }
 
-func (s *Store) CreateTenant(_ context.Context, t catalog.Tenant) error {
+func (s *Store) CreateTenant(ctx context.Context, t catalog.Tenant) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (s *Store) CreateTenant(_ context.Context, t catalog.Tenant) error {
 		return fmt.Errorf("%w: tenant has no creation time", catalog.ErrInvalid)
 	}
 	t.CreatedAt = catalog.NormTime(t.CreatedAt)
-	return s.update(func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn *badger.Txn) error {
 		if ok, err := has(txn, key("t", t.ID)); err != nil || ok {
 			if ok {
 				return fmt.Errorf("%w: tenant %s exists", catalog.ErrConflict, t.ID)
@@ -84,12 +84,12 @@ func (s *Store) CreateTenant(_ context.Context, t catalog.Tenant) error {
 	})
 }
 
-func (s *Store) GetTenant(_ context.Context, tenantID string) (catalog.Tenant, error) {
+func (s *Store) GetTenant(ctx context.Context, tenantID string) (catalog.Tenant, error) {
 	var t catalog.Tenant
 	if !catalog.ValidID(tenantID) {
 		return t, notFound("tenant", tenantID)
 	}
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		ok, err := getJSON(txn, key("t", tenantID), &t)
 		if err == nil && !ok {
 			err = notFound("tenant", tenantID)
@@ -113,9 +113,9 @@ func byIndex[T any](txn *badger.Txn, index, kind string, h catalog.Hash) (T, err
 	return getEntity[T](txn, tenant, kind, id)
 }
 
-func (s *Store) AdminTokenByHash(_ context.Context, h catalog.Hash) (catalog.AdminToken, error) {
+func (s *Store) AdminTokenByHash(ctx context.Context, h catalog.Hash) (catalog.AdminToken, error) {
 	var t catalog.AdminToken
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
 		t, err = byIndex[catalog.AdminToken](txn, "admin", kindAdmin, h)
 		return err
@@ -126,28 +126,28 @@ func (s *Store) AdminTokenByHash(_ context.Context, h catalog.Hash) (catalog.Adm
 	return t, err
 }
 
-func (s *Store) ListAdminTokens(_ context.Context, tenantID string) ([]catalog.AdminToken, error) {
-	return readList[catalog.AdminToken](s, tenantID, kindAdmin, nil)
+func (s *Store) ListAdminTokens(ctx context.Context, tenantID string) ([]catalog.AdminToken, error) {
+	return readList[catalog.AdminToken](ctx, s, tenantID, kindAdmin, nil)
 }
 
-func (s *Store) GetStore(_ context.Context, tenantID, storeID string) (catalog.Shop, error) {
-	return readEntity[catalog.Shop](s, tenantID, kindStore, storeID)
+func (s *Store) GetStore(ctx context.Context, tenantID, storeID string) (catalog.Shop, error) {
+	return readEntity[catalog.Shop](ctx, s, tenantID, kindStore, storeID)
 }
 
-func (s *Store) ListStores(_ context.Context, tenantID string) ([]catalog.Shop, error) {
-	return readList[catalog.Shop](s, tenantID, kindStore, nil)
+func (s *Store) ListStores(ctx context.Context, tenantID string) ([]catalog.Shop, error) {
+	return readList[catalog.Shop](ctx, s, tenantID, kindStore, nil)
 }
 
-func (s *Store) GetZone(_ context.Context, tenantID, zoneID string) (catalog.Zone, error) {
-	return readEntity[catalog.Zone](s, tenantID, kindZone, zoneID)
+func (s *Store) GetZone(ctx context.Context, tenantID, zoneID string) (catalog.Zone, error) {
+	return readEntity[catalog.Zone](ctx, s, tenantID, kindZone, zoneID)
 }
 
-func (s *Store) ListZones(_ context.Context, tenantID, storeID string) ([]catalog.Zone, error) {
-	return readList(s, tenantID, kindZone, func(z catalog.Zone) bool { return storeID == "" || z.StoreID == storeID })
+func (s *Store) ListZones(ctx context.Context, tenantID, storeID string) ([]catalog.Zone, error) {
+	return readList(ctx, s, tenantID, kindZone, func(z catalog.Zone) bool { return storeID == "" || z.StoreID == storeID })
 }
 
-func (s *Store) GetDevice(_ context.Context, tenantID, deviceID string) (catalog.Device, error) {
-	d, err := readEntity[catalog.Device](s, tenantID, kindDevice, deviceID)
+func (s *Store) GetDevice(ctx context.Context, tenantID, deviceID string) (catalog.Device, error) {
+	d, err := readEntity[catalog.Device](ctx, s, tenantID, kindDevice, deviceID)
 	return fixDevice(d), err
 }
 
@@ -164,14 +164,14 @@ func fixDevices(ds []catalog.Device) []catalog.Device {
 	return ds
 }
 
-func (s *Store) ListDevices(_ context.Context, tenantID string, f catalog.DeviceFilter) ([]catalog.Device, error) {
-	ds, err := readList(s, tenantID, kindDevice, deviceFilter(f))
+func (s *Store) ListDevices(ctx context.Context, tenantID string, f catalog.DeviceFilter) ([]catalog.Device, error) {
+	ds, err := readList(ctx, s, tenantID, kindDevice, deviceFilter(f))
 	return fixDevices(ds), err
 }
 
-func (s *Store) DeviceByCredential(_ context.Context, h catalog.Hash) (catalog.Device, error) {
+func (s *Store) DeviceByCredential(ctx context.Context, h catalog.Hash) (catalog.Device, error) {
 	var d catalog.Device
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
 		d, err = byIndex[catalog.Device](txn, "cred", kindDevice, h)
 		return err
@@ -183,9 +183,9 @@ func (s *Store) DeviceByCredential(_ context.Context, h catalog.Hash) (catalog.D
 	return d, err
 }
 
-func (s *Store) EnrollmentTokenByHash(_ context.Context, h catalog.Hash) (catalog.EnrollmentToken, error) {
+func (s *Store) EnrollmentTokenByHash(ctx context.Context, h catalog.Hash) (catalog.EnrollmentToken, error) {
 	var t catalog.EnrollmentToken
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		ok, err := getJSON(txn, key("enr", string(h[:])), &t)
 		if err == nil && !ok {
 			err = fmt.Errorf("%w: enrollment token", catalog.ErrNotFound)
@@ -195,12 +195,12 @@ func (s *Store) EnrollmentTokenByHash(_ context.Context, h catalog.Hash) (catalo
 	return t, err
 }
 
-func (s *Store) ListEnrollmentTokens(_ context.Context, tenantID, storeID string) ([]catalog.EnrollmentToken, error) {
+func (s *Store) ListEnrollmentTokens(ctx context.Context, tenantID, storeID string) ([]catalog.EnrollmentToken, error) {
 	if !catalog.ValidID(tenantID) {
 		return nil, nil
 	}
 	var out []catalog.EnrollmentToken
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		return scan(txn, entityPrefix(tenantID, kindEnroll), nil, nil, func(k, _ []byte) (bool, error) {
 			h, err := hex.DecodeString(string(k[len(entityPrefix(tenantID, kindEnroll)):]))
 			if err != nil {
@@ -220,11 +220,11 @@ func (s *Store) ListEnrollmentTokens(_ context.Context, tenantID, storeID string
 	return out, err
 }
 
-func (s *Store) GetAsset(_ context.Context, tenantID, assetID string) (catalog.Asset, error) {
-	return readEntity[catalog.Asset](s, tenantID, kindAsset, assetID)
+func (s *Store) GetAsset(ctx context.Context, tenantID, assetID string) (catalog.Asset, error) {
+	return readEntity[catalog.Asset](ctx, s, tenantID, kindAsset, assetID)
 }
 
-func (s *Store) ListAssets(_ context.Context, tenantID string, o catalog.ListOptions) (catalog.AssetPage, error) {
+func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListOptions) (catalog.AssetPage, error) {
 	var p catalog.AssetPage
 	if !catalog.ValidID(tenantID) {
 		return p, nil
@@ -239,7 +239,7 @@ func (s *Store) ListAssets(_ context.Context, tenantID string, o catalog.ListOpt
 		start = entityKey(tenantID, kindAsset, o.Cursor)
 		skip = start
 	}
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		return scan(txn, prefix, start, skip, func(_, v []byte) (bool, error) {
 			if len(p.Assets) == limit {
 				p.Next = p.Assets[limit-1].ID
@@ -256,20 +256,20 @@ func (s *Store) ListAssets(_ context.Context, tenantID string, o catalog.ListOpt
 	return p, err
 }
 
-func (s *Store) GetPlaylist(_ context.Context, tenantID, playlistID string) (catalog.Playlist, error) {
-	return readEntity[catalog.Playlist](s, tenantID, kindPlaylist, playlistID)
+func (s *Store) GetPlaylist(ctx context.Context, tenantID, playlistID string) (catalog.Playlist, error) {
+	return readEntity[catalog.Playlist](ctx, s, tenantID, kindPlaylist, playlistID)
 }
 
-func (s *Store) ListPlaylists(_ context.Context, tenantID string) ([]catalog.Playlist, error) {
-	return readList[catalog.Playlist](s, tenantID, kindPlaylist, nil)
+func (s *Store) ListPlaylists(ctx context.Context, tenantID string) ([]catalog.Playlist, error) {
+	return readList[catalog.Playlist](ctx, s, tenantID, kindPlaylist, nil)
 }
 
-func (s *Store) GetSchedule(_ context.Context, tenantID, scheduleID string) (catalog.Schedule, error) {
-	return readEntity[catalog.Schedule](s, tenantID, kindSchedule, scheduleID)
+func (s *Store) GetSchedule(ctx context.Context, tenantID, scheduleID string) (catalog.Schedule, error) {
+	return readEntity[catalog.Schedule](ctx, s, tenantID, kindSchedule, scheduleID)
 }
 
-func (s *Store) ListSchedules(_ context.Context, tenantID string, f catalog.ScheduleFilter) ([]catalog.Schedule, error) {
-	return readList(s, tenantID, kindSchedule, func(x catalog.Schedule) bool {
+func (s *Store) ListSchedules(ctx context.Context, tenantID string, f catalog.ScheduleFilter) ([]catalog.Schedule, error) {
+	return readList(ctx, s, tenantID, kindSchedule, func(x catalog.Schedule) bool {
 		return f.StoreID == "" || x.StoreID == "" || x.StoreID == f.StoreID
 	})
 }

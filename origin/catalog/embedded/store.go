@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -77,8 +78,12 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.db.Close())
 }
 
-// enter marks a call in progress; it returns the function that ends it.
-func (s *Store) enter() (func(), error) {
+// enter marks a call in progress; it returns the function that ends it. A done context ends the call before it
+// starts; once started, a call is local and short, so it is not interrupted.
+func (s *Store) enter(ctx context.Context) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -88,8 +93,8 @@ func (s *Store) enter() (func(), error) {
 }
 
 // view runs fn in a read-only transaction.
-func (s *Store) view(fn func(*badger.Txn) error) error {
-	leave, err := s.enter()
+func (s *Store) view(ctx context.Context, fn func(*badger.Txn) error) error {
+	leave, err := s.enter(ctx)
 	if err != nil {
 		return err
 	}
@@ -99,8 +104,8 @@ func (s *Store) view(fn func(*badger.Txn) error) error {
 
 // update runs fn in a read-write transaction, re-running it when the commit loses an optimistic-concurrency
 // race with another writer of the same keys.
-func (s *Store) update(fn func(*badger.Txn) error) error {
-	leave, err := s.enter()
+func (s *Store) update(ctx context.Context, fn func(*badger.Txn) error) error {
+	leave, err := s.enter(ctx)
 	if err != nil {
 		return err
 	}

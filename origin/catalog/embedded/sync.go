@@ -36,12 +36,12 @@ func revision(txn *badger.Txn, tenantID string) (uint64, error) {
 	return binary.BigEndian.Uint64(b), nil
 }
 
-func (s *Store) Revision(_ context.Context, tenantID string) (uint64, error) {
+func (s *Store) Revision(ctx context.Context, tenantID string) (uint64, error) {
 	if !catalog.ValidID(tenantID) {
 		return 0, notFound("tenant", tenantID)
 	}
 	var rev uint64
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
 		rev, err = revision(txn, tenantID)
 		return err
@@ -50,12 +50,12 @@ func (s *Store) Revision(_ context.Context, tenantID string) (uint64, error) {
 }
 
 // SyncState reads three keys in one snapshot; there are no replicas, so atLeast is always met by the snapshot.
-func (s *Store) SyncState(_ context.Context, tenantID, storeID string, _ uint64) (catalog.SyncState, error) {
+func (s *Store) SyncState(ctx context.Context, tenantID, storeID string, _ uint64) (catalog.SyncState, error) {
 	var st catalog.SyncState
 	if err := checkTenantStore(tenantID, storeID); err != nil {
 		return st, err
 	}
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		rev, err := revision(txn, tenantID)
 		if err != nil {
 			return err
@@ -75,10 +75,10 @@ func (s *Store) SyncState(_ context.Context, tenantID, storeID string, _ uint64)
 	return st, err
 }
 
-func (s *Store) DeviceSyncState(_ context.Context, h catalog.Hash, _ uint64) (catalog.Device, catalog.SyncState, error) {
+func (s *Store) DeviceSyncState(ctx context.Context, h catalog.Hash, _ uint64) (catalog.Device, catalog.SyncState, error) {
 	var d catalog.Device
 	var st catalog.SyncState
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
 		if d, err = byIndex[catalog.Device](txn, "cred", kindDevice, h); err != nil {
 			return err
@@ -122,7 +122,7 @@ func readHash(txn *badger.Txn, k []byte, h *crdt.StateHash) error {
 
 func inScope(scope, storeID string) bool { return scope == catalog.TenantScope || scope == storeID }
 
-func (s *Store) RecordsSince(_ context.Context, tenantID, storeID string, since uint64, cursor string, limit int) (catalog.RecordPage, error) {
+func (s *Store) RecordsSince(ctx context.Context, tenantID, storeID string, since uint64, cursor string, limit int) (catalog.RecordPage, error) {
 	var p catalog.RecordPage
 	if err := checkTenantStore(tenantID, storeID); err != nil {
 		return p, err
@@ -142,7 +142,7 @@ func (s *Store) RecordsSince(_ context.Context, tenantID, storeID string, since 
 		start = logKey(tenantID, crev, ckey)
 		skip = start
 	}
-	err = s.view(func(txn *badger.Txn) error {
+	err = s.view(ctx, func(txn *badger.Txn) error {
 		rev, err := revision(txn, tenantID)
 		if err != nil {
 			return err
@@ -173,7 +173,7 @@ func (s *Store) RecordsSince(_ context.Context, tenantID, storeID string, since 
 	return p, err
 }
 
-func (s *Store) LiveRecords(_ context.Context, tenantID, storeID string, _ uint64, cursor string, limit int) (catalog.RecordPage, error) {
+func (s *Store) LiveRecords(ctx context.Context, tenantID, storeID string, _ uint64, cursor string, limit int) (catalog.RecordPage, error) {
 	var p catalog.RecordPage
 	if err := checkTenantStore(tenantID, storeID); err != nil {
 		return p, err
@@ -188,7 +188,7 @@ func (s *Store) LiveRecords(_ context.Context, tenantID, storeID string, _ uint6
 	if after != "" {
 		start = key("r", tenantID, after)
 	}
-	err = s.view(func(txn *badger.Txn) error {
+	err = s.view(ctx, func(txn *badger.Txn) error {
 		rev, err := revision(txn, tenantID)
 		if err != nil {
 			return err
@@ -213,13 +213,13 @@ func (s *Store) LiveRecords(_ context.Context, tenantID, storeID string, _ uint6
 	return p, err
 }
 
-func (s *Store) GetRecord(_ context.Context, tenantID, k string) (crdt.Record, string, error) {
+func (s *Store) GetRecord(ctx context.Context, tenantID, k string) (crdt.Record, string, error) {
 	var r crdt.Record
 	var scope string
 	if !catalog.ValidID(tenantID) {
 		return r, "", notFound("tenant", tenantID)
 	}
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		raw, ok, err := getRaw(txn, key("r", tenantID, k))
 		if err != nil {
 			return err
@@ -235,7 +235,7 @@ func (s *Store) GetRecord(_ context.Context, tenantID, k string) (crdt.Record, s
 
 func syncLogPrefix(tenant, device string) []byte { return key("s", tenant, device, "") }
 
-func (s *Store) RecordSyncs(_ context.Context, reports []catalog.SyncReport) error {
+func (s *Store) RecordSyncs(ctx context.Context, reports []catalog.SyncReport) error {
 	if len(reports) == 0 {
 		return nil
 	}
@@ -252,7 +252,7 @@ func (s *Store) RecordSyncs(_ context.Context, reports []catalog.SyncReport) err
 		}
 		ids[i] = id
 	}
-	return s.update(func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn *badger.Txn) error {
 		devices := map[string]*catalog.Device{}
 		for i, r := range reports {
 			l := r.Log
@@ -291,7 +291,7 @@ func (s *Store) RecordSyncs(_ context.Context, reports []catalog.SyncReport) err
 	})
 }
 
-func (s *Store) ListSyncLogs(_ context.Context, tenantID, deviceID string, o catalog.ListOptions) (catalog.SyncLogPage, error) {
+func (s *Store) ListSyncLogs(ctx context.Context, tenantID, deviceID string, o catalog.ListOptions) (catalog.SyncLogPage, error) {
 	var p catalog.SyncLogPage
 	if !catalog.ValidID(tenantID) || !catalog.ValidID(deviceID) {
 		return p, nil
@@ -307,7 +307,7 @@ func (s *Store) ListSyncLogs(_ context.Context, tenantID, deviceID string, o cat
 	}
 	limit := catalog.ClampLimit(o.Limit)
 	var lastKey []byte
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		return scan(txn, prefix, start, start, func(k, v []byte) (bool, error) {
 			if len(p.Logs) == limit {
 				p.Next = hex.EncodeToString(lastKey[len(prefix):])
@@ -341,7 +341,7 @@ func playTimeKey(e catalog.PlayEvent) []byte {
 	return append(k, u64(e.Seq)...)
 }
 
-func (s *Store) AddPlayEvents(_ context.Context, tenantID string, events []catalog.PlayEvent) (int, error) {
+func (s *Store) AddPlayEvents(ctx context.Context, tenantID string, events []catalog.PlayEvent) (int, error) {
 	if !catalog.ValidID(tenantID) {
 		return 0, notFound("tenant", tenantID)
 	}
@@ -354,7 +354,7 @@ func (s *Store) AddPlayEvents(_ context.Context, tenantID string, events []catal
 		}
 	}
 	var added int
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
 		added = 0
 		known := map[string]bool{}
 		for _, e := range events {
@@ -391,7 +391,7 @@ func (s *Store) AddPlayEvents(_ context.Context, tenantID string, events []catal
 	return added, err
 }
 
-func (s *Store) QueryPlayEvents(_ context.Context, tenantID string, q catalog.PlayQuery) (catalog.PlayPage, error) {
+func (s *Store) QueryPlayEvents(ctx context.Context, tenantID string, q catalog.PlayQuery) (catalog.PlayPage, error) {
 	var p catalog.PlayPage
 	if !catalog.ValidID(tenantID) {
 		return p, nil
@@ -421,7 +421,7 @@ func (s *Store) QueryPlayEvents(_ context.Context, tenantID string, q catalog.Pl
 		end = append(bytes.Clone(prefix), timeKey(catalog.PlayEvent{StartedAt: q.To})...)
 	}
 	limit := catalog.ClampLimit(q.Limit)
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		return scan(txn, prefix, start, skip, func(k, _ []byte) (bool, error) {
 			if end != nil && bytes.Compare(k, end) >= 0 {
 				return false, nil

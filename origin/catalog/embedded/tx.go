@@ -36,12 +36,9 @@ func (s *Store) Update(ctx context.Context, tenantID string, fn func(catalog.Tx)
 	if !catalog.ValidID(tenantID) {
 		return notFound("tenant", tenantID)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	unlock := s.lockTenant(tenantID)
 	defer unlock()
-	return s.update(func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn *badger.Txn) error {
 		b, ok, err := getRaw(txn, key("rev", tenantID))
 		if err != nil {
 			return err

@@ -14,8 +14,8 @@ import (
 //     key whose current version (at origin, now) has a revision <= W. Keys only ever move to higher revisions, so
 //     the claim stays true as origin moves on. W rises when origin sends every change since a revision at or below
 //     W, or when a peer complete through a higher W sends every record above ours (a covering delta). A record of
-//     revision <= W for a key not held here is therefore outdated (its key moved on, or was deleted and the
-//     tombstone pruned) and is ignored as stale.
+//     revision <= W for a key not held here is therefore outdated (its key moved on, or was deleted); when its
+//     deletion may have been forgotten (revision <= H) it is ignored as stale.
 //   - the horizon H: the highest revision up to which this replica may have forgotten deletions (a pruned
 //     tombstone, or an origin full resync, which lists live records only). A peer whose watermark is below H may
 //     still hold what was deleted, so it gets a reset (the fingerprints of every key held here) and drops its
@@ -253,9 +253,11 @@ type catalogResult struct {
 func (c *Catalog) put(r Record, complete uint64, res *catalogResult) bool {
 	old, ok := c.recs[r.Key]
 	if !ok {
-		// Outdated (its key moved on, or its deletion is forgotten here), or offered by a peer that may not know
-		// of a deletion this replica forgot.
-		if r.Rev <= c.watermark || (r.Rev <= c.horizon && complete < c.horizon) {
+		// At or below the horizon a record for a key not held may be one whose deletion was forgotten: refuse it
+		// when this replica is complete past it (the key moved on, or was deleted), or when the sender may not
+		// know of the deletion. Above the horizon an outdated record is harmless: the current version is above
+		// the watermark and will replace it, so merge stays a plain join.
+		if r.Rev <= c.horizon && (r.Rev <= c.watermark || complete < c.horizon) {
 			res.stale++
 			return false
 		}

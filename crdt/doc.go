@@ -44,7 +44,8 @@
 //
 // The watermark means "holds the current version of every key whose current version has a revision <= W" (see
 // Catalog). Origin's answers and covering deltas from peers raise it (CatalogDelta: From, To, Held); a record at or
-// below W for a key not held is outdated and ignored. Inventory versions mean the same per node.
+// below both W and the horizon for a key not held is outdated and ignored. Inventory versions mean the same per
+// node.
 //
 // Changes, returned by Merge, lists what changed (records that entered, blobs whose state changed, plays, acks,
 // a new time floor, overrides) and Fresh, the part of the input that was new here, without claims: relay Fresh,

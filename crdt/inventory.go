@@ -352,9 +352,9 @@ func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)
 		if ok && old.Counter >= it.Counter {
 			continue
 		}
-		if !ok && it.Counter <= max(e.base, e.version) {
-			// Complete through version (and compacted through base): a missing item written there has been
-			// overwritten or removed since, so this one is outdated.
+		if !ok && it.Counter <= e.base {
+			// Compacted through base: a missing item written there was removed (or overwritten) since. Above
+			// base an outdated item is harmless: the newer write is above the version and replaces it.
 			continue
 		}
 		if it.State == BlobRemoved && it.Counter <= e.base {

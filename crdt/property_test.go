@@ -64,7 +64,12 @@ func (w *world) deliver(a addressed) {
 		w.t.Fatalf("decode: %v", err)
 	}
 	ch := w.merge(a.to, d)
-	w.t.Logf("n%d <- %v: entered %d stale %d removed %d; W=%d H=%d", a.to, d, len(ch.Records), ch.Stale, ch.Removed,
+	var keys []string
+	for _, r := range d.Catalog.Records {
+		keys = append(keys, fmt.Sprintf("%s@%d", r.Key, r.Rev))
+	}
+	w.t.Logf("n%d <- %v %v held %v complete %d: entered %d stale %d removed %d; W=%d H=%d", a.to, d, keys,
+		d.Catalog.Held, d.Catalog.Complete, len(ch.Records), ch.Stale, ch.Removed,
 		w.nodes[a.to].Catalog().Watermark(), w.nodes[a.to].Catalog().Horizon())
 	// Relay what was new to one other replica: Fresh carries no claims, so anyone may take it.
 	if !ch.Fresh.Empty() && len(w.nodes) > 2 {

@@ -184,6 +184,19 @@ func (i *Iface) SetUp(up bool) error {
 	return nil
 }
 
+// Readdress replaces the interface's address (a DHCP lease that renumbered a device). Routes through the old
+// address go with it.
+func (i *Iface) Readdress(p netip.Prefix) error {
+	if out, err := run("ip", "-n", i.NS.Name, "addr", "flush", "dev", i.Name, "scope", "global"); err != nil {
+		return fmt.Errorf("ip addr flush %s in %s: %v: %s", i.Name, i.NS.Short, err, out)
+	}
+	if out, err := run("ip", "-n", i.NS.Name, "addr", "add", p.String(), "dev", i.Name); err != nil {
+		return fmt.Errorf("ip addr add %s to %s in %s: %v: %s", p, i.Name, i.NS.Short, err, out)
+	}
+	i.Addr = p
+	return nil
+}
+
 // Cut takes the far end of the link down: this end sees no carrier and sends nothing, but keeps its address and
 // routes, as when a cable is pulled. Heal undoes it.
 func (i *Iface) Cut() error { return i.Peer.SetUp(false) }

@@ -176,7 +176,6 @@ func TestConnectRouteShape(t *testing.T) {
 	r.Forwarding()
 	a.Route(netip.MustParsePrefix("10.212.2.0/30"), ra.IP())
 	c.Route(netip.MustParsePrefix("10.212.1.0/30"), rc.IP())
-	_ = ar
 	p := c.StartChild("echo", cr.IP().String()+":7002")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -184,6 +183,13 @@ func TestConnectRouteShape(t *testing.T) {
 	if err := p.Recv(ctx, &ready); err != nil {
 		t.Fatal(err, p.Stderr())
 	}
+	if err := ar.Readdress(netip.MustParsePrefix("10.212.1.1/30")); err != nil || ar.IP() != netip.MustParseAddr("10.212.1.1") {
+		t.Fatalf("readdress: %v %v", err, ar.Addr)
+	}
+	if out, err := run("ip", "-n", a.Name, "-4", "addr", "show", "dev", ar.Name); err != nil || !strings.Contains(out, "10.212.1.1/30") {
+		t.Fatalf("address after Readdress: %v %s", err, out)
+	}
+	a.Route(netip.MustParsePrefix("10.212.2.0/30"), ra.IP()) // the flush took the route with the old address
 	if err := ra.Shape(Shaping{RateBits: 10_000_000}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -136,28 +137,65 @@ func (d *Discovery) changed() {
 }
 
 // Serve announces the node (when Config.Announce) and browses in rounds until ctx ends, then withdraws the
-// announcement. It fails only when the interfaces cannot be found or the announcement cannot start.
+// announcement. Each round re-announces when the interfaces' IPv4 addresses changed (a DHCP lease renumbered the
+// device). It fails only when the interfaces cannot be found or the first announcement cannot start.
 func (d *Discovery) Serve(ctx context.Context) error {
 	ifaces, err := d.interfaces()
 	if err != nil {
 		return err
 	}
+	var a announcer
+	defer a.stop()
 	if d.cfg.Announce {
-		srv, err := d.announce(ifaces)
-		if err != nil {
+		if err := a.update(d, ifaces); err != nil {
 			return err
 		}
-		defer srv.Shutdown()
 	}
 	t := time.NewTicker(d.cfg.BrowseInterval)
 	defer t.Stop()
 	for {
-		d.round(ctx)
+		d.round(ctx, &a)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// announcer holds the running announcement and the addresses it carries; used by Serve's goroutine only.
+type announcer struct {
+	srv *zeroconf.Server
+	ips []string
+}
+
+// update (re)registers the service when the interfaces' IPv4 addresses differ from the announced ones.
+func (a *announcer) update(d *Discovery, ifaces []net.Interface) error {
+	ips, err := ipv4Of(ifaces)
+	if err != nil {
+		return err
+	}
+	if a.srv != nil && slices.Equal(ips, a.ips) {
+		return nil
+	}
+	if len(ips) == 0 {
+		return fmt.Errorf("discovery: no IPv4 address on %v", d.cfg.Interfaces)
+	}
+	a.stop()
+	name := "lomuz-" + d.cfg.NodeID
+	srv, err := zeroconf.RegisterProxy(name, Service, "local.", int(d.cfg.GossipPort), name, ips,
+		txtRecords(d.cfg.NodeID, d.cfg.MeshID, d.cfg.PeerID, d.cfg.GossipPort, d.cfg.TransferPort), ifaces)
+	if err != nil {
+		return fmt.Errorf("discovery: announce: %w", err)
+	}
+	a.srv, a.ips = srv, ips
+	return nil
+}
+
+func (a *announcer) stop() {
+	if a.srv != nil {
+		a.srv.Shutdown() // sends a goodbye (TTL 0) on the interfaces
+		a.srv = nil
 	}
 }
 
@@ -173,9 +211,9 @@ func (d *Discovery) interfaces() ([]net.Interface, error) {
 	return out, nil
 }
 
-// announce registers the service with the interfaces' IPv4 addresses and a host name of its own (every namespace
-// or container may share the OS host name; two nodes must not answer for the same name).
-func (d *Discovery) announce(ifaces []net.Interface) (*zeroconf.Server, error) {
+// ipv4Of lists the interfaces' IPv4 addresses, sorted. The announcement carries them with a host name of the
+// node's own: every namespace or container may share the OS host name, and two nodes must not answer for one name.
+func ipv4Of(ifaces []net.Interface) ([]string, error) {
 	var ips []string
 	for _, ifc := range ifaces {
 		addrs, err := ifc.Addrs()
@@ -188,20 +226,13 @@ func (d *Discovery) announce(ifaces []net.Interface) (*zeroconf.Server, error) {
 			}
 		}
 	}
-	if len(ips) == 0 {
-		return nil, fmt.Errorf("discovery: no IPv4 address on %v", d.cfg.Interfaces)
-	}
-	name := "lomuz-" + d.cfg.NodeID
-	srv, err := zeroconf.RegisterProxy(name, Service, "local.", int(d.cfg.GossipPort), name, ips,
-		txtRecords(d.cfg.NodeID, d.cfg.MeshID, d.cfg.PeerID, d.cfg.GossipPort, d.cfg.TransferPort), ifaces)
-	if err != nil {
-		return nil, fmt.Errorf("discovery: announce: %w", err)
-	}
-	return srv, nil
+	slices.Sort(ips)
+	return ips, nil
 }
 
-// round browses with a fresh resolver for BrowseWindow, records what it hears, then expires peers not seen for TTL.
-func (d *Discovery) round(ctx context.Context) {
+// round refreshes the announcement if the addresses changed, browses with a fresh resolver for BrowseWindow,
+// records what it hears, then expires peers not seen for TTL.
+func (d *Discovery) round(ctx context.Context, a *announcer) {
 	defer func() {
 		d.mu.Lock()
 		gone := d.t.expire(time.Now())
@@ -214,6 +245,11 @@ func (d *Discovery) round(ctx context.Context) {
 	if err != nil {
 		d.cfg.Log.Warn("discovery: browse skipped", "err", err)
 		return
+	}
+	if d.cfg.Announce {
+		if err := a.update(d, ifaces); err != nil {
+			d.cfg.Log.Warn("discovery: re-announce", "err", err) // retried next round
+		}
 	}
 	r, err := zeroconf.NewResolver(zeroconf.SelectIfaces(ifaces), zeroconf.SelectIPTraffic(zeroconf.IPv4))
 	if err != nil {

@@ -125,7 +125,7 @@ func startNodesCfg(t testing.TB, lab *netns.Lab, br *netns.Bridge, arg discArg, 
 }
 
 // TestLANDiscoveryFindsAndExpires runs three nodes of one mesh and one of another mesh in four namespaces on a
-// bridge: each mesh node finds exactly the other two; a node killed without a goodbye expires from the others.
+// bridge: each mesh node finds exactly the other two; a renumbered node is followed; a node killed without a goodbye expires from the others.
 func TestLANDiscoveryFindsAndExpires(t *testing.T) {
 	lab := netns.New(t)
 	br := lab.Bridge("sw", netip.MustParsePrefix("10.216.0.0/24"))
@@ -147,6 +147,14 @@ func TestLANDiscoveryFindsAndExpires(t *testing.T) {
 			}
 		}
 		return true
+	})
+	// A DHCP lease renumbers d2: it re-announces and the others follow.
+	if err := nodes[1].ifc.Readdress(netip.MustParsePrefix("10.216.0.200/24")); err != nil {
+		t.Fatal(err)
+	}
+	nodes[1].id = "d2@10.216.0.200:7946/4001"
+	waitFor(t, "the renumbered node's new address", func() bool {
+		return slices.Equal(peersOf(t, nodes[0].proc), others(0)) && slices.Equal(peersOf(t, nodes[2].proc), others(2))
 	})
 	nodes[2].proc.Kill() // no goodbye packet: expiry must do it
 	nodes[2].proc = nil

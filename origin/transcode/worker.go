@@ -94,8 +94,18 @@ func (in Ingester) Ingest(ctx context.Context, tenantID, assetID, masterKey stri
 	if err != nil {
 		return err
 	}
-	_, err = in.Queue.Enqueue(ctx, JobKind, tenantID+"/"+assetID+"/"+masterKey, b)
+	_, err = in.Queue.Enqueue(ctx, JobKind, jobKey(p), b)
 	return err
+}
+
+// jobKey deduplicates transcodes of one master for one asset. Long master keys are hashed to fit jobs.MaxKeyLen.
+func jobKey(p payload) string {
+	k := p.TenantID + "/" + p.AssetID + "/" + p.MasterKey
+	if len(k) > jobs.MaxKeyLen {
+		sum := sha256.Sum256([]byte(p.MasterKey))
+		k = p.TenantID + "/" + p.AssetID + "/" + hex.EncodeToString(sum[:])
+	}
+	return k
 }
 
 // WorkerConfig configures the job handler.
@@ -151,6 +161,9 @@ func (w *Worker) Work(ctx context.Context, j jobs.Job) error {
 	res, err := w.transcode(ctx, p)
 	if err == nil {
 		return w.cfg.Completer.FinishTranscode(ctx, p.TenantID, p.AssetID, res, nil)
+	}
+	if ctx.Err() != nil {
+		return err // shutdown or the job timeout: not the master's fault, and not final
 	}
 	err = permanentIfMaster(err)
 	if errors.Is(err, jobs.ErrPermanent) || j.Attempt >= j.MaxAttempts {

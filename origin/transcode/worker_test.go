@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,5 +188,20 @@ func TestMalformedPayloadsArePermanent(t *testing.T) {
 	}
 	if err := (Ingester{Queue: q}).Ingest(context.Background(), "t", "a", "../up"); !errors.Is(err, blob.ErrInvalidKey) {
 		t.Fatalf("Ingest with a bad master key = %v", err)
+	}
+}
+
+func TestJobKeyFitsTheQueue(t *testing.T) {
+	long := payload{TenantID: strings.Repeat("t", 64), AssetID: strings.Repeat("a", 64), MasterKey: strings.Repeat("k/", 200) + "m"}
+	if err := long.check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Check(JobKind, jobKey(long), nil); err != nil {
+		t.Fatalf("job key of a long master key: %v", err)
+	}
+	other := long
+	other.MasterKey += "2"
+	if jobKey(long) == jobKey(other) {
+		t.Fatal("two masters of one asset share a job key")
 	}
 }

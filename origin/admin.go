@@ -33,6 +33,9 @@ func (s *Server) adminRoutes(mux *recordingMux) {
 	a("POST /v1/enrollment-tokens", s.createEnrollmentToken)
 	a("GET /v1/enrollment-tokens", s.listEnrollmentTokens)
 	a("GET /v1/plays", s.queryPlays)
+	a("POST /v1/admin-tokens", s.createAdminToken)
+	a("GET /v1/admin-tokens", s.listAdminTokens)
+	a("POST /v1/admin-tokens/{id}/revoke", s.revokeAdminToken)
 	s.contentRoutes(a)
 }
 

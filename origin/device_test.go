@@ -175,3 +175,29 @@ func TestRevokeRotatesMeshKey(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminTokens: a director issues a manager token that may read but not write, and a revoked token stops
+// working.
+func TestAdminTokens(t *testing.T) {
+	e := newEnv(t, postgresBackend().open(t), nil)
+	f := e.fixture(e.admin)
+	var mgr api.AdminToken
+	if err := e.admin.Do(ctx(t), http.MethodPost, "/v1/admin-tokens",
+		api.AdminTokenInput{Name: "store manager", Role: "manager", StoreID: f.store.ID}, &mgr); err != nil {
+		t.Fatal(err)
+	}
+	m := e.client(mgr.Token, nil)
+	if _, err := m.ListStores(ctx(t)); err != nil {
+		t.Fatalf("manager read: %v", err)
+	}
+	var p *api.Problem
+	if _, err := m.CreateStore(ctx(t), api.StoreInput{Name: "x", TimeZone: "UTC"}); !errors.As(err, &p) || p.Status != 403 {
+		t.Fatalf("manager write: %v", err)
+	}
+	if err := e.admin.Do(ctx(t), http.MethodPost, "/v1/admin-tokens/"+mgr.ID+"/revoke", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ListStores(ctx(t)); !errors.As(err, &p) || p.Status != 401 {
+		t.Fatalf("revoked token: %v", err)
+	}
+}

@@ -424,3 +424,41 @@ type Page[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
 }
+
+// AdminTokenInput issues an admin token (POST /v1/admin-tokens).
+type AdminTokenInput struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`               // director (everything) or manager (read-only)
+	StoreID string `json:"store_id,omitempty"` // the managed store, for a manager
+}
+
+// Validate checks the name, role and store.
+func (a *AdminTokenInput) Validate() error {
+	if err := checkLen("name", a.Name, MaxNameLen, true); err != nil {
+		return err
+	}
+	switch a.Role {
+	case "director":
+		if a.StoreID != "" {
+			return BadField("store_id", "a director token has no store_id")
+		}
+	case "manager":
+		if err := checkID("store_id", a.StoreID, true); err != nil {
+			return err
+		}
+	default:
+		return BadField("role", "role must be director or manager, not %q", a.Role)
+	}
+	return nil
+}
+
+// AdminToken is an issued admin token; Token (the secret) is shown only when it is created.
+type AdminToken struct {
+	ID        string     `json:"id"`
+	Token     string     `json:"token,omitempty"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	StoreID   string     `json:"store_id,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}

@@ -75,6 +75,9 @@ func (c *Core) applyRecord(r crdt.Record) error {
 		if err != nil {
 			return err
 		}
+		if c.cfg.AssetHook != nil {
+			c.cfg.AssetHook(&a)
+		}
 		if err := c.sel.UpsertAsset(a); err != nil {
 			return err
 		}

@@ -60,6 +60,9 @@ type Config struct {
 	History schedule.History
 	// Schedule configures selection (Store, Zone and Rand are filled by the core).
 	Schedule schedule.Config
+	// AssetHook, when set, rewrites each asset before it enters selection. It exists so that the simulator can
+	// prove its invariants catch a broken rule (a hook that drops valid_until); production never sets it.
+	AssetHook func(*schedule.Asset)
 }
 
 // DefaultConfig returns production defaults; the identity fields must still be set.

@@ -133,8 +133,22 @@ func decidePull(in pullInput) pullDecision {
 		return pullDecision{Action: pullFromPeer, Source: rankPullers(in.Blob+"/lan/"+in.Self, holders)[0]}
 	}
 	var waitFor string
-	for _, id := range rankPullers(in.Blob, in.Uplinked) {
+	skipped := 0
+	ranked := rankPullers(in.Blob, in.Uplinked)
+	for k, id := range ranked {
 		if id == in.Self {
+			// A lower-ranked node that took over while this one was busy (all its fetch slots taken past
+			// StartGrace) and is making progress keeps the pull: a second cloud pull would cross the uplink twice.
+			if busy := movingPuller(in); busy != "" {
+				return pullDecision{Action: pullWait, Source: busy}
+			}
+			// Past its own turn (k+1 graces), the turn belongs to the next in rank, who may be starting now:
+			// pulling as well would race it. Once every node's turn has passed, any free node pulls.
+			elapsed := in.Now - in.Since
+			if k+1 < len(ranked) && elapsed >= in.StartGrace*time.Duration(k+1) &&
+				elapsed < in.StartGrace*time.Duration(len(ranked)) {
+				return pullDecision{Action: pullWait, Source: ranked[k+1]}
+			}
 			return pullDecision{Action: pullFromCloud}
 		}
 		if in.BadSources[id] {
@@ -144,14 +158,31 @@ func decidePull(in pullInput) pullDecision {
 		if pb.Fetching && in.Now-pb.Progress < in.StallAfter {
 			return pullDecision{Action: pullWait, Source: id}
 		}
-		if !pb.Fetching && in.Now-in.Since < in.StartGrace {
+		// The k-th node in rank takes over from nodes that never started only after k grace periods, so that
+		// when every node was busy past the first grace (a backlog), the takeovers do not all happen at once.
+		if !pb.Fetching && in.Now-in.Since < in.StartGrace*time.Duration(skipped+1) {
 			return pullDecision{Action: pullWait, Source: id}
 		}
 		// Higher-ranked node stalled or never started: it is skipped, the next in rank decides.
+		skipped++
 		if waitFor == "" {
 			waitFor = id
 		}
 	}
 	// No live node with an uplink would pull (this node has none either): wait; the blob may come from a peer later.
 	return pullDecision{Action: pullWait, Source: waitFor}
+}
+
+// movingPuller is a peer (lowest id first) fetching the blob with progress seen within StallAfter, or "".
+func movingPuller(in pullInput) string {
+	var out string
+	for id, pb := range in.Peers {
+		if id == in.Self || in.BadSources[id] || !pb.Fetching || in.Now-pb.Progress >= in.StallAfter {
+			continue
+		}
+		if out == "" || id < out {
+			out = id
+		}
+	}
+	return out
 }

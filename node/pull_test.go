@@ -89,6 +89,22 @@ func TestDecidePull(t *testing.T) {
 			in.Peers[first] = peerBlob{Fetching: true, Bytes: 10, Progress: 50 * time.Second}
 			in.Peers[second] = peerBlob{Fetching: true, Bytes: 5, Progress: 99 * time.Second}
 		}, pullDecision{Action: pullWait, Source: second}},
+		{"top waits for a lower-ranked node that took over while it was busy", first, func(in *pullInput) {
+			in.Since = 0
+			in.Peers[third] = peerBlob{Fetching: true, Bytes: 10, Progress: 95 * time.Second}
+		}, pullDecision{Action: pullWait, Source: third}},
+		{"third gives second its own grace before taking over", third, func(in *pullInput) {
+			in.Since = 85 * time.Second // one grace passed, not two
+		}, pullDecision{Action: pullWait, Source: second}},
+		{"third takes over when neither higher node started in two graces", third, func(in *pullInput) {
+			in.Since = 75 * time.Second
+		}, pullDecision{Action: pullFromCloud}},
+		{"top busy past its grace leaves the turn to second", first, func(in *pullInput) {
+			in.Since = 85 * time.Second
+		}, pullDecision{Action: pullWait, Source: second}},
+		{"top pulls once every turn has passed", first, func(in *pullInput) {
+			in.Since = 0
+		}, pullDecision{Action: pullFromCloud}},
 		{"held on LAN: fetch from peer", third, func(in *pullInput) {
 			in.Peers[first] = peerBlob{Held: true}
 		}, pullDecision{Action: pullFromPeer, Source: first}},

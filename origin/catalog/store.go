@@ -118,18 +118,20 @@ type Store interface {
 	// GetRecord returns the record stored under key (a tombstone included) and its scope, or ErrNotFound.
 	GetRecord(ctx context.Context, tenantID, key string) (crdt.Record, string, error)
 
-	// RecordSyncs stores a batch of sync reports (of any tenants): each report appends its SyncLog and sets the
-	// device's telemetry, unless the device already holds telemetry with a later LastSyncAt (batches may land
-	// out of order). All reports are durable when it returns nil; on error none is. Reports whose device does
-	// not exist in its tenant fail the batch with ErrNotFound.
+	// RecordSyncs stores a batch of sync reports (of any tenants, up to MaxSyncBatch): each report appends its
+	// SyncLog and sets the device's telemetry, unless the device already holds telemetry with a later LastSyncAt
+	// (batches may land out of order). All reports are durable when it returns nil. A batch refused by validation
+	// (ErrInvalid) or naming a device that does not exist in its tenant (ErrNotFound) writes nothing; after a
+	// storage failure part of the batch may be written (a retry then duplicates those sync logs, never telemetry).
 	RecordSyncs(ctx context.Context, reports []SyncReport) error
 	// ListSyncLogs pages a device's sync logs, newest first.
 	ListSyncLogs(ctx context.Context, tenantID, deviceID string, o ListOptions) (SyncLogPage, error)
 
-	// AddPlayEvents stores play events of the tenant durably; an event whose (DeviceID, Seq) is already stored is
-	// skipped (the first copy wins). It returns how many were new. Every event's TenantID must be tenantID or
-	// empty (filled in); its device must exist in the tenant (ErrNotFound). Events are validated first: one bad
-	// event fails the batch with ErrInvalid and stores nothing.
+	// AddPlayEvents stores play events of the tenant durably (up to MaxPlayBatch per call; more is ErrInvalid); an
+	// event whose (DeviceID, Seq) is already stored is skipped (the first copy wins). It returns how many were
+	// new. Every event's TenantID must be tenantID or empty (filled in); its device must exist in the tenant
+	// (ErrNotFound). Events and devices are checked first: a refused batch stores nothing. After a storage
+	// failure part of the batch may be stored; sending it again is safe.
 	AddPlayEvents(ctx context.Context, tenantID string, events []PlayEvent) (int, error)
 	// QueryPlayEvents pages the tenant's play events (see PlayQuery).
 	QueryPlayEvents(ctx context.Context, tenantID string, q PlayQuery) (PlayPage, error)

@@ -47,6 +47,8 @@ const (
 	MeshKeyLen       = 32 // bytes, AES-256 key for memberlist
 	MaxPublicKeyLen  = 256
 	MaxPageLimit     = 10000 // largest page any paged method returns; larger limits are clamped
+	MaxSyncBatch     = 10000 // reports per RecordSyncs call
+	MaxPlayBatch     = 10000 // events per AddPlayEvents call
 	DefaultPageLimit = 1000  // page size when a limit <= 0 is given
 )
 

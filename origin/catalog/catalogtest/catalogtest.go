@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"PlayEvents", testPlayEvents},
 		{"PlayEventPaging", testPlayEventPaging},
 		{"PlayEventsConcurrentDuplicates", testPlayEventsConcurrent},
+		{"LargeBatches", testLargeBatches},
 		{"TenantIsolation", testIsolation},
 		{"CanceledContext", testCanceledContext},
 		{"Closed", testClosed},

@@ -331,3 +331,34 @@ func testTelemetryKeepsRevocation(f *fx) {
 		f.Fatalf("telemetry at %v, want the last sync", got.Telemetry.LastSyncAt)
 	}
 }
+
+// testLargeBatches sends the largest batches the contract allows, with full-size blobs, and one more.
+func testLargeBatches(f *fx) {
+	ten := f.tenant()
+	_, _, d := f.place(ten)
+	status := json.RawMessage(fmt.Sprintf(`{"s":"%0*d"}`, catalog.MaxStatusBytes-10, 0))
+	inv := json.RawMessage(fmt.Sprintf(`{"i":"%0*d"}`, catalog.MaxInventoryLen-10, 0))
+	var reports []catalog.SyncReport
+	for i := 0; i < 1024; i++ {
+		r := report(ten, d, t0.Add(time.Duration(i)*time.Second), uint64(i+2))
+		r.Telemetry.Status, r.Log.Inventory = status, inv
+		reports = append(reports, r)
+	}
+	f.is(f.s.RecordSyncs(f.ctx, reports), nil, "1,024 full-size sync reports")
+	got, err := f.s.GetDevice(f.ctx, ten, d.ID)
+	f.is(err, nil, "get device")
+	f.same(got.Telemetry, reports[1023].Telemetry, "telemetry after a large batch")
+	f.is(f.s.RecordSyncs(f.ctx, make([]catalog.SyncReport, catalog.MaxSyncBatch+1)), catalog.ErrInvalid, "oversized sync batch")
+
+	events := make([]catalog.PlayEvent, catalog.MaxPlayBatch)
+	for i := range events {
+		events[i] = play(d, uint64(i+1), "", t0.Add(time.Duration(i)*time.Second))
+	}
+	n, err := f.s.AddPlayEvents(f.ctx, ten, events)
+	f.is(err, nil, "largest play batch")
+	if n != len(events) {
+		f.Fatalf("%d new of %d", n, len(events))
+	}
+	_, err = f.s.AddPlayEvents(f.ctx, ten, append(events, play(d, 1e6, "", t0)))
+	f.is(err, catalog.ErrInvalid, "oversized play batch")
+}

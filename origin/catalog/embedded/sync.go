@@ -235,15 +235,57 @@ func (s *Store) GetRecord(ctx context.Context, tenantID, k string) (crdt.Record,
 
 func syncLogPrefix(tenant, device string) []byte { return key("s", tenant, device, "") }
 
+// syncChunkBytes bounds the estimated size of one RecordSyncs transaction, well inside badger's limit (15% of
+// MemTableSize, 2.4 MiB by default): a batch of 1,024 reports with full-size status and inventory is ~12 MiB.
+const syncChunkBytes = 1 << 20
+
+// RecordSyncs checks every report and device first, then writes the batch in transactions of at most
+// syncChunkBytes: a refused batch writes nothing; a storage failure midway may leave earlier chunks written.
 func (s *Store) RecordSyncs(ctx context.Context, reports []catalog.SyncReport) error {
 	if len(reports) == 0 {
 		return nil
+	}
+	if len(reports) > catalog.MaxSyncBatch {
+		return fmt.Errorf("%w: %d sync reports, more than %d", catalog.ErrInvalid, len(reports), catalog.MaxSyncBatch)
 	}
 	for i, r := range reports {
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("sync report %d: %w", i, err)
 		}
 	}
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		for i, r := range reports {
+			ok, err := has(txn, entityKey(r.Log.TenantID, kindDevice, r.Log.DeviceID))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: sync report %d names device %s, not in tenant %s", catalog.ErrNotFound, i,
+					r.Log.DeviceID, r.Log.TenantID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(reports); {
+		end, size := start, 0
+		for end < len(reports) && (end == start || size < syncChunkBytes) {
+			r := reports[end]
+			size += 1024 + len(r.Log.Inventory) + len(r.Telemetry.Status)
+			end++
+		}
+		if err := s.recordSyncs(ctx, reports[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// recordSyncs writes reports in one transaction.
+func (s *Store) recordSyncs(ctx context.Context, reports []catalog.SyncReport) error {
 	ids := make([]uint64, len(reports))
 	for i := range ids {
 		id, err := s.seq.Next()
@@ -353,21 +395,49 @@ func (s *Store) AddPlayEvents(ctx context.Context, tenantID string, events []cat
 			return 0, fmt.Errorf("play event %d: %w", i, err)
 		}
 	}
+	if len(events) > catalog.MaxPlayBatch {
+		return 0, fmt.Errorf("%w: %d play events, more than %d", catalog.ErrInvalid, len(events), catalog.MaxPlayBatch)
+	}
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		known := map[string]bool{}
+		for _, e := range events {
+			if known[e.DeviceID] {
+				continue
+			}
+			ok, err := has(txn, entityKey(tenantID, kindDevice, e.DeviceID))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: play event of device %s, not in the tenant", catalog.ErrNotFound, e.DeviceID)
+			}
+			known[e.DeviceID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// Devices are never deleted, so the check above holds; events go in transactions of playChunk, well inside
+	// badger's limit. Storing is idempotent, so a retry after a failure midway is safe.
+	const playChunk = 1000
+	total := 0
+	for start := 0; start < len(events); start += playChunk {
+		n, err := s.addPlays(ctx, tenantID, events[start:min(start+playChunk, len(events))])
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// addPlays stores events of known devices in one transaction and returns how many were new.
+func (s *Store) addPlays(ctx context.Context, tenantID string, events []catalog.PlayEvent) (int, error) {
 	var added int
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		added = 0
-		known := map[string]bool{}
 		for _, e := range events {
-			if !known[e.DeviceID] {
-				ok, err := has(txn, entityKey(tenantID, kindDevice, e.DeviceID))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("%w: play event of device %s, not in the tenant", catalog.ErrNotFound, e.DeviceID)
-				}
-				known[e.DeviceID] = true
-			}
 			pk := playKey(tenantID, e.DeviceID, e.Seq)
 			dup, err := has(txn, pk)
 			if err != nil {

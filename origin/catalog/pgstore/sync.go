@@ -254,6 +254,9 @@ func (s *Store) RecordSyncs(ctx context.Context, reports []catalog.SyncReport) e
 	if len(reports) == 0 {
 		return nil
 	}
+	if len(reports) > catalog.MaxSyncBatch {
+		return fmt.Errorf("%w: %d sync reports, more than %d", catalog.ErrInvalid, len(reports), catalog.MaxSyncBatch)
+	}
 	for i, r := range reports {
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("sync report %d: %w", i, err)
@@ -379,6 +382,9 @@ func (s *Store) AddPlayEvents(ctx context.Context, tenantID string, events []cat
 	n := len(events)
 	if n == 0 {
 		return 0, nil
+	}
+	if n > catalog.MaxPlayBatch {
+		return 0, fmt.Errorf("%w: %d play events, more than %d", catalog.ErrInvalid, n, catalog.MaxPlayBatch)
 	}
 	var (
 		devs, assets, stores, zones, fbs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -1,6 +1,3 @@
-// Command originbench is the load fixture and driver behind scripts/bench.d/11-origin-sync.sh. It is not part of
-// the product: `serve` runs a real origin server over a seeded catalog, `hello` a minimal Go JSON server as the
-// baseline, and `measure` drives delta and full syncs from its own process and prints their figures.
 package main
 
 import (

@@ -202,7 +202,8 @@ func seed(ctx context.Context, cat catalog.Store, key []byte, url string, nAsset
 		return nil, err
 	}
 	log.Printf("seeded %d assets in %s", nAssets, time.Since(t0).Round(time.Millisecond))
-	var devs []*api.Client
+	type enrolled struct{ cred, store string }
+	var devs []enrolled
 	for s := 0; s < nStores; s++ {
 		st, err := admin.CreateStore(ctx, api.StoreInput{Name: fmt.Sprintf("Store %d", s), TimeZone: "America/Sao_Paulo"})
 		if err != nil {
@@ -223,7 +224,7 @@ func seed(ctx context.Context, cat catalog.Store, key []byte, url string, nAsset
 			if err != nil {
 				return nil, err
 			}
-			devs = append(devs, admin.WithCredential(enr.Credential, enr.OriginPublicKey))
+			devs = append(devs, enrolled{enr.Credential, st.ID})
 		}
 	}
 	base, err := cat.Revision(ctx, tenant)
@@ -237,17 +238,19 @@ func seed(ctx context.Context, cat catalog.Store, key []byte, url string, nAsset
 	if err := origin.ImportReadyAssets(ctx, cat, key, tenant, assets[:nChanged], nChanged); err != nil {
 		return nil, err
 	}
+	// Every device is up to date: its no-change body carries its store's revision and state hash, read from the
+	// catalog (a full sync per device would verify every record, which is the device's work, not the fixture's).
 	fx := &Fixture{URL: url, Assets: nAssets, Changed: nChanged}
 	for i, dev := range devs {
-		m, err := dev.Sync(ctx, api.SyncRequest{})
+		st, err := cat.SyncState(ctx, tenant, dev.store, 0)
 		if err != nil {
 			return nil, err
 		}
-		nc, _ := json.Marshal(api.SyncRequest{Revision: m.Revision, StateHash: m.StateHash, AppVersion: "bench",
+		nc, _ := json.Marshal(api.SyncRequest{Revision: st.Revision, StateHash: st.Hash.Hex(), AppVersion: "bench",
 			Inventory: api.Inventory{CachedAssets: nAssets}})
-		fx.Devices = append(fx.Devices, FixtureDevice{Credential: api.CredentialOf(dev), NoChange: nc})
+		fx.Devices = append(fx.Devices, FixtureDevice{Credential: dev.cred, NoChange: nc})
 		if i == 0 {
-			fx.Credential, fx.NoChange = api.CredentialOf(dev), nc
+			fx.Credential, fx.NoChange = dev.cred, nc
 		}
 	}
 	fx.OriginKey = key[32:] // the public half of the ed25519 private key

@@ -294,6 +294,14 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 		goServe("status", srv.serve)
 		n++
 	}
+	goServe("progress bar", func(ctx context.Context) error {
+		// Draws only when stdout is a terminal.
+		download.NewBar(os.Stdout).Run(ctx, dl, 500*time.Millisecond)
+		return nil
+	})
+	n++
+	goServe("systemd", func(ctx context.Context) error { return notifySystemd(ctx, runner, log) })
+	n++
 	if cfg.OnReady != nil {
 		cfg.OnReady(runner)
 	}
@@ -335,5 +343,6 @@ func forwardLost(ctx context.Context, lost <-chan cache.Event, r *Runner) error 
 type cacheBlobs struct{ c *cache.Cache }
 
 func (b cacheBlobs) List() []string                     { return b.c.List() }
+func (b cacheBlobs) Has(sha string) bool                { return b.c.Has(sha) }
 func (b cacheBlobs) SetPinned(shas []string)            { b.c.SetPinned(shas) }
 func (b cacheBlobs) Open(sha string) (cacheFile, error) { return b.c.Open(sha) }

@@ -45,6 +45,7 @@ type Downloads interface {
 // Blobs is the local blob cache. *cache.Cache satisfies it; it is safe for concurrent use.
 type Blobs interface {
 	List() []string
+	Has(sha string) bool
 	Open(sha string) (cacheFile, error)
 	SetPinned(shas []string)
 }
@@ -108,6 +109,8 @@ type Runner struct {
 	syncs        chan SyncResult
 	// statusReq asks the loop for a fresh Status (the core is not safe to read from other goroutines).
 	statusReq chan chan Status
+	// pings checks that the loop is alive without computing anything.
+	pings chan chan struct{}
 	// injected carries events from the runner's helpers (cache notices) into the loop.
 	injected chan Event
 	counters sync.Mutex
@@ -128,7 +131,7 @@ func NewRunner(core *Core, p Parts) (*Runner, error) {
 	if p.SyncTimeout <= 0 {
 		p.SyncTimeout = 2 * time.Minute
 	}
-	return &Runner{core: core, p: p, engineTarget: p.EngineTargetLUFS, syncs: make(chan SyncResult, 1), statusReq: make(chan chan Status), injected: make(chan Event, 16),
+	return &Runner{core: core, p: p, engineTarget: p.EngineTargetLUFS, syncs: make(chan SyncResult, 1), statusReq: make(chan chan Status), injected: make(chan Event, 16), pings: make(chan chan struct{}),
 		fetchPeers: map[string]string{}}, nil
 }
 
@@ -145,6 +148,17 @@ func (r *Runner) Status(ctx context.Context) (Status, error) {
 		return s, nil
 	case <-ctx.Done():
 		return Status{}, ctx.Err()
+	}
+}
+
+// Ping returns nil when the loop takes a request before ctx is done: the loop is alive and not stuck.
+func (r *Runner) Ping(ctx context.Context) error {
+	ch := make(chan struct{})
+	select {
+	case r.pings <- ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -222,6 +236,8 @@ func (r *Runner) Serve(ctx context.Context) error {
 			r.core.Step(MembersChanged{Live: live})
 		case ev := <-r.injected:
 			r.core.Step(ev)
+		case ch := <-r.pings:
+			close(ch)
 		case ch := <-r.statusReq:
 			ch <- r.core.Status()
 		}
@@ -303,6 +319,11 @@ func (r *Runner) perform(ctx context.Context, rd Ready, wg *sync.WaitGroup) erro
 		delete(r.fetchPeers, sha)
 	}
 	for _, f := range rd.Fetches {
+		if r.p.Blobs.Has(f.SHA256) {
+			// Already verified here (the manager would skip it without an event).
+			r.core.Step(FetchResult{SHA256: f.SHA256, Kind: FetchDone, Peer: f.Peer})
+			continue
+		}
 		req := download.Request{SHA256: f.SHA256, MD5: f.MD5, Size: f.Size, Priority: downloadPriority(f.Priority)}
 		if f.Peer != "" && r.p.Mesh != nil {
 			req.Source = r.p.Mesh.Source(f.Peer)

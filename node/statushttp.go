@@ -45,7 +45,7 @@ func newStatusServer(listen string, r *Runner) (*statusServer, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 		defer cancel()
-		if _, err := r.Status(ctx); err != nil {
+		if err := r.Ping(ctx); err != nil {
 			http.Error(w, "loop not answering", http.StatusServiceUnavailable)
 			return
 		}

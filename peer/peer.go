@@ -42,6 +42,8 @@ type Gossip interface {
 	SetKeys(keys [][]byte) error
 	// LocalAddr is the gossip address other nodes join.
 	LocalAddr() netip.AddrPort
+	// Stats returns counters for status and metrics.
+	Stats() gossip.Stats
 }
 
 // Transfer is the method set of *transfer.Host. All methods are safe for concurrent use; blobs are served through
@@ -62,6 +64,8 @@ type Transfer interface {
 	// during the call. Errors wrap transfer.ErrNotFound, ErrNotAllowed, ErrStalled or ErrBadPeer.
 	Fetch(ctx context.Context, id string, sha [32]byte, offset int64, w io.Writer,
 		progress func(written int64)) (size int64, err error)
+	// Stats returns counters for status and metrics (bytes served to and fetched from peers).
+	Stats() transfer.Stats
 }
 
 var (

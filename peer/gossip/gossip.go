@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -62,6 +63,29 @@ type Gossip struct {
 	members map[string]Member // live members, self included, copied inside memberlist's event callbacks
 	self    netip.AddrPort
 	seen    seenIDs
+	stats   counters
+}
+
+// Stats are counters since New, for status pages and metrics.
+type Stats struct {
+	Broadcast  uint64 // payloads accepted by Broadcast
+	Refused    uint64 // payloads refused by Broadcast (too large, backlog)
+	Delivered  uint64 // distinct payloads handed to Handler.Message
+	Duplicates uint64 // copies of payloads already delivered (the epidemic's redundancy)
+	StateDrop  uint64 // push/pull states over MaxStateSize, local or remote, not exchanged
+}
+
+type counters struct {
+	broadcast, refused, delivered, duplicates atomic.Uint64
+}
+
+// Stats returns the counters.
+func (g *Gossip) Stats() Stats {
+	g.mu.Lock()
+	drop := uint64(g.dropped)
+	g.mu.Unlock()
+	return Stats{Broadcast: g.stats.broadcast.Load(), Refused: g.stats.refused.Load(),
+		Delivered: g.stats.delivered.Load(), Duplicates: g.stats.duplicates.Load(), StateDrop: drop}
 }
 
 // New binds the gossip sockets (UDP and TCP on cfg.BindAddr:cfg.BindPort) and starts memberlist with no peers:
@@ -125,7 +149,14 @@ const idLen = 8
 // Broadcast queues b for gossip to every member. It copies b. A payload over MaxBroadcast fails with ErrTooLarge,
 // and ErrBacklog when Config.MaxQueued broadcasts are still being retransmitted: both change nothing, and the
 // state still travels by push/pull.
-func (g *Gossip) Broadcast(b []byte) error {
+func (g *Gossip) Broadcast(b []byte) (err error) {
+	defer func() {
+		if err != nil {
+			g.stats.refused.Add(1)
+		} else {
+			g.stats.broadcast.Add(1)
+		}
+	}()
 	if len(b) > g.MaxBroadcast() {
 		return fmt.Errorf("%w: %d bytes, at most %d fit one gossip packet", ErrTooLarge, len(b), g.MaxBroadcast())
 	}
@@ -331,8 +362,10 @@ func (d *delegate) NotifyMsg(b []byte) {
 		return
 	}
 	if !d.seen.add(binary.BigEndian.Uint64(b)) {
+		d.stats.duplicates.Add(1)
 		return
 	}
+	d.stats.delivered.Add(1)
 	msg := bytes.Clone(b) // memberlist reuses its buffer
 	if d.queue.NumQueued() < d.cfg.MaxQueued {
 		d.queue.QueueBroadcast(broadcast(msg)) // forward: epidemic, not just the origin's few sends

@@ -154,6 +154,12 @@ func TestBroadcastAndPushPullConverge(t *testing.T) {
 	if err := gs[0].Broadcast(make([]byte, gs[0].MaxBroadcast()+1)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversize broadcast: %v", err)
 	}
+	if st := gs[0].Stats(); st.Refused != 1 || st.Broadcast != 0 || st.Delivered != 2 {
+		t.Fatalf("stats of node 0: %+v", st)
+	}
+	if st := gs[1].Stats(); st.Broadcast != 1 || st.Delivered != 1 {
+		t.Fatalf("stats of node 1: %+v", st)
+	}
 	state := bytes.Repeat([]byte("full state "), 100_000) // 1.1 MB: TCP push/pull, not gossip
 	rs[3].setLocal(state)
 	eventually(t, "push/pull state everywhere", func() bool {

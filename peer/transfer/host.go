@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -44,6 +45,25 @@ type Host struct {
 	gater *gater
 
 	fetchSem chan struct{} // bounds concurrent fetches (MaxFetchStreams)
+	stats    counters
+}
+
+// Stats are counters since New, for status pages and metrics.
+type Stats struct {
+	BytesServed, BytesFetched uint64 // blob bytes sent to and received from peers
+	Served, ServeFailed       uint64 // inbound streams that delivered a blob, and that ended otherwise
+	Fetched, FetchFailed      uint64 // Fetch calls that succeeded, and that failed
+}
+
+type counters struct {
+	bytesServed, bytesFetched, served, serveFailed, fetched, fetchFailed atomic.Uint64
+}
+
+// Stats returns the counters.
+func (t *Host) Stats() Stats {
+	c := &t.stats
+	return Stats{BytesServed: c.bytesServed.Load(), BytesFetched: c.bytesFetched.Load(), Served: c.served.Load(),
+		ServeFailed: c.serveFailed.Load(), Fetched: c.fetched.Load(), FetchFailed: c.fetchFailed.Load()}
 }
 
 // PeerID returns the libp2p peer id (its string form) of a device's ed25519 public key: what origin lists and

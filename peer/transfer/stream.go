@@ -16,26 +16,35 @@ import (
 
 // handle serves one inbound blob stream.
 func (t *Host) handle(s network.Stream) {
+	if t.serve(s) {
+		t.stats.served.Add(1)
+	} else {
+		t.stats.serveFailed.Add(1)
+	}
+}
+
+// serve answers one request and reports whether the whole blob range was sent.
+func (t *Host) serve(s network.Stream) bool {
 	remote := s.Conn().RemotePeer()
 	if !t.gater.ok(remote) { // revoked between the handshake and this stream
 		_ = s.Reset()
-		return
+		return false
 	}
 	_ = s.SetReadDeadline(time.Now().Add(t.cfg.RequestTimeout))
 	buf := make([]byte, requestLen)
 	if _, err := io.ReadFull(s, buf); err != nil {
 		t.cfg.Log.Warn("blob request unreadable", "peer", remote, "err", err)
 		_ = s.Reset()
-		return
+		return false
 	}
 	req, err := decodeRequest(buf)
 	if err != nil {
 		t.reply(s, header{Status: StatusBadRequest, Msg: err.Error()})
-		return
+		return false
 	}
 	if t.cfg.Open == nil {
 		t.reply(s, header{Status: StatusNotFound, Msg: "this peer serves no blobs"})
-		return
+		return false
 	}
 	r, size, err := t.cfg.Open(req.SHA)
 	if err != nil {
@@ -44,34 +53,36 @@ func (t *Host) handle(s network.Stream) {
 			st = StatusNotFound
 		}
 		t.reply(s, header{Status: st, Msg: err.Error()})
-		return
+		return false
 	}
 	if c, ok := r.(io.Closer); ok {
 		defer c.Close()
 	}
 	if req.Offset > size {
 		t.reply(s, header{Status: StatusBadRequest, Msg: fmt.Sprintf("offset %d beyond size %d", req.Offset, size)})
-		return
+		return false
 	}
 	if _, err := r.Seek(req.Offset, io.SeekStart); err != nil {
 		t.reply(s, header{Status: StatusError, Msg: "seek: " + err.Error()})
-		return
+		return false
 	}
 	w := &stallWriter{s: s, stall: t.cfg.StallTimeout}
 	if _, err := w.Write(header{Status: StatusOK, Size: size}.encode()); err != nil {
 		_ = s.Reset()
-		return
+		return false
 	}
 	n, err := io.CopyBuffer(w, io.LimitReader(r, size-req.Offset), make([]byte, t.cfg.CopyBuffer))
+	t.stats.bytesServed.Add(uint64(n))
 	if err == nil && n != size-req.Offset {
 		err = fmt.Errorf("blob shorter than its size: %d of %d bytes", n, size-req.Offset)
 	}
 	if err != nil {
 		t.cfg.Log.Warn("blob stream failed", "peer", remote, "sha256", fmt.Sprintf("%x", req.SHA), "err", err)
 		_ = s.Reset() // the client must see a failure, not a clean end
-		return
+		return false
 	}
 	_ = s.Close()
+	return true
 }
 
 func (t *Host) reply(s network.Stream, h header) {
@@ -103,6 +114,13 @@ func (w *stallWriter) Write(p []byte) (int, error) {
 // the call, from the calling goroutine.
 func (t *Host) Fetch(ctx context.Context, id string, sha [32]byte, offset int64, w io.Writer,
 	progress func(written int64)) (size int64, err error) {
+	defer func() {
+		if err != nil {
+			t.stats.fetchFailed.Add(1)
+		} else {
+			t.stats.fetched.Add(1)
+		}
+	}()
 	if offset < 0 {
 		return 0, fmt.Errorf("transfer: negative offset %d", offset)
 	}
@@ -177,6 +195,7 @@ func (t *Host) fetch(s network.Stream, sha [32]byte, offset int64, w io.Writer, 
 				return h.Size, fmt.Errorf("transfer: write: %w", werr)
 			}
 			got += int64(n)
+			t.stats.bytesFetched.Add(uint64(n))
 			if progress != nil {
 				progress(got)
 			}

@@ -118,6 +118,19 @@ func TestFetchWholeResumeNotFound(t *testing.T) {
 	if _, err := cli.Fetch(ctx, srv.ID(), [32]byte{9}, 0, io.Discard, nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing blob: %v", err)
 	}
+	// Whole, resumed and empty-range fetches succeeded; interrupted, beyond-size and missing ones failed. The
+	// server may have sent all of the interrupted one before the client gave up (the yamux window holds it).
+	if cs := cli.Stats(); cs.Fetched != 3 || cs.FetchFailed != 3 || cs.BytesFetched < uint64(2*len(blob)) {
+		t.Fatalf("client stats %+v", cs)
+	}
+	deadline := time.Now().Add(5 * time.Second) // the server counts after its last write, maybe after Fetch returns
+	for ss := srv.Stats(); ss.Served+ss.ServeFailed != 6 || ss.Served < 3 || ss.ServeFailed < 2 ||
+		ss.BytesServed < uint64(2*len(blob)); ss = srv.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("server stats %+v", ss)
+		}
+		time.Sleep(5 * time.Millisecond) // polling, bounded by the deadline
+	}
 }
 
 type limitWriter struct {

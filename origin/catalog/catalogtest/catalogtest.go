@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RecordsSince", testRecordsSince},
 		{"RecordsSincePaging", testRecordsSincePaging},
 		{"LiveRecords", testLiveRecords},
+		{"DeltaSyncUnderWrites", testDeltaSyncUnderWrites},
 		{"StateHash", testStateHash},
 		{"RecordScope", testRecordScope},
 		{"DeviceSyncState", testDeviceSyncState},

@@ -331,6 +331,7 @@ func cmpU64(a, b uint64) int {
 // merge applies a delta for this entry; changed gets every item whose state changed here (for Changes and relay).
 func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)) {
 	if d.Full && d.Base > e.base {
+		e.compact(d.Base) // first, so changed sees the new base
 		in := make(map[[32]byte]struct{}, len(d.Items))
 		for _, it := range d.Items {
 			in[it.SHA] = struct{}{}
@@ -345,7 +346,6 @@ func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)
 				e.del(id)
 			}
 		}
-		e.compact(d.Base)
 	}
 	for _, it := range d.Items {
 		old, ok := e.lookup(it.SHA)

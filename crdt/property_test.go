@@ -40,8 +40,12 @@ func newWorld(t *rapid.T, n int) *world {
 	w := &world{t: t, origin: map[string]Record{}, delivered: map[string]Record{}, plays: map[string][]PlayEvent{},
 		acked: map[string]uint64{}, times: map[string]int64{}, overrides: map[string]Override{},
 		blobs: map[string]map[string]BlobState{}, lastSent: map[int]Summary{}}
+	// Few inventory tombstones, so owners compact often and peers get whole entries.
+	tombs := rapid.IntRange(1, 3).Draw(t, "tombs")
 	for i := range n {
-		s, err := NewState(DefaultConfig(fmt.Sprintf("n%d", i), testTenant))
+		cfg := DefaultConfig(fmt.Sprintf("n%d", i), testTenant)
+		cfg.InventoryTombstones = tombs
+		s, err := NewState(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,6 +79,12 @@ func (w *world) deliver(a addressed) {
 	if !ch.Fresh.Empty() && len(w.nodes) > 2 {
 		b, err := EncodeDelta(ch.Fresh)
 		if err != nil {
+			for _, id := range d.Inventory {
+				w.t.Logf("in: %s full=%v base=%d from=%d to=%d items %v", id.Node, id.Full, id.Base, id.From, id.To, counters(id.Items))
+			}
+			for _, id := range ch.Fresh.Inventory {
+				w.t.Logf("fresh: %s items %v", id.Node, counters(id.Items))
+			}
 			w.t.Fatalf("encode fresh: %v", err)
 		}
 		to := (a.to + 1) % len(w.nodes)
@@ -414,4 +424,12 @@ func TestConvergenceLossySplit(t *testing.T) {
 // TestConvergenceWithPruning: tombstones pruned at arbitrary revisions.
 func TestConvergenceWithPruning(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) { runWorld(t, rapid.Bool().Draw(t, "split"), true) })
+}
+
+func counters(its []BlobItem) []string {
+	var out []string
+	for _, it := range its {
+		out = append(out, fmt.Sprintf("%x:%d:%v", it.SHA[:2], it.Counter, it.State))
+	}
+	return out
 }

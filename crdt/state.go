@@ -228,6 +228,7 @@ func (s *State) ApplyOrigin(u OriginUpdate, verify Verifier) (Changes, error) {
 	}
 	ch := Changes{Records: res.entered, Removed: res.removed}
 	ch.Fresh.Tenant = s.cfg.Tenant
+	ch.Fresh.Catalog.Complete = s.catalog.watermark
 	ch.Fresh.Catalog.Records = slices.Clone(res.entered)
 	slices.SortFunc(ch.Fresh.Catalog.Records, compareRecordOrder)
 	return ch, nil
@@ -335,6 +336,7 @@ func (s *State) Merge(d Delta, verify Verifier, verifyTime TimeVerifier) (Change
 	ch.Records, ch.Rejected, ch.Stale, ch.Removed = res.entered, res.rejected, res.stale, res.removed
 	ch.Fresh.Catalog.Records = slices.Clone(res.entered)
 	slices.SortFunc(ch.Fresh.Catalog.Records, compareRecordOrder)
+	ch.Fresh.Catalog.Complete = s.catalog.watermark // a fact about this replica, the relay's sender
 
 	for i := range d.Inventory {
 		id := &d.Inventory[i]

@@ -206,6 +206,33 @@ func TestAvahiSeesAnnouncement(t *testing.T) {
 	}
 }
 
+// TestCoexistsWithAvahiDaemon runs a node on a device that also runs avahi-daemon (the default on many Linux
+// images): both bind UDP 5353 there, and the node still announces and browses.
+func TestCoexistsWithAvahiDaemon(t *testing.T) {
+	lab := netns.New(t)
+	daemon := testenv.Tool(t, "avahi-daemon")
+	ensureSystemBus(t)
+	br := lab.Bridge("sw", netip.MustParsePrefix("10.220.0.0/24"))
+	nsDev := lab.Namespace("dev")
+	ifc := br.Attach(nsDev)
+	if out, err := nsDev.Command(daemon, "--no-drop-root", "--no-chroot", "--no-rlimits", "-D").CombinedOutput(); err != nil {
+		t.Fatalf("avahi-daemon: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = nsDev.Command(daemon, "-k").Run() })
+	p := nsDev.StartChild("disc", discArg{NodeID: "dev", MeshID: "m", Iface: ifc.Name, Port: 7946})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var ids []string
+	if err := p.Recv(ctx, &ids); err != nil {
+		t.Fatalf("start beside avahi-daemon: %v\n%s", err, p.Stderr())
+	}
+	other := startNodes(t, lab, br, "m", "o1")[0]
+	waitFor(t, "discovery both ways beside avahi-daemon", func() bool {
+		return slices.Equal(peersOf(t, other.proc), []string{"dev@" + ifc.IP().String() + ":7946/4001"}) &&
+			slices.Equal(peersOf(t, p), []string{other.id})
+	})
+}
+
 // ensureSystemBus starts a D-Bus system bus (a Unix socket, no network) when none runs, for avahi-daemon, and
 // stops it, by pid, when the test ends.
 func ensureSystemBus(t *testing.T) {

@@ -1,8 +1,10 @@
 package crdt
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -270,4 +272,58 @@ func TestRevIndexRedelivery(t *testing.T) {
 		t.Fatalf("records in full delta: %d", len(d.Catalog.Records))
 	}
 	roundTrip(t, d)
+}
+
+// TestSplitBudget: every part fits the budget, an element larger than any part goes to rest, and a part alone
+// brings its own records in.
+func TestSplitBudget(t *testing.T) {
+	s := newTestState(t, "n1")
+	var recs []Record
+	for i := range 40 {
+		recs = append(recs, signRecord(Record{Key: fmt.Sprintf("asset/a%02d", i), Tenant: testTenant, Rev: uint64(i + 1),
+			Body: []byte(`{"title":"a track with a long enough title"}`)}))
+	}
+	big := signRecord(Record{Key: "playlist/big", Tenant: testTenant, Rev: 41, Body: bytes.Repeat([]byte("x"), 5000)})
+	recs = append(recs, big)
+	if _, err := s.ApplyOrigin(OriginUpdate{To: 41, Records: recs}, verifyRecord); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if _, err := s.SetBlobHeld(shaOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := s.DeltaFor(Summary{})
+	parts, rest, err := Split(d, 1300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest.Catalog.Records) != 1 || rest.Catalog.Records[0].Key != "playlist/big" {
+		t.Fatalf("rest %v", rest)
+	}
+	if len(parts) < 5 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	for i, p := range parts {
+		b, err := EncodeDelta(p)
+		if err != nil || len(b) > 1300 {
+			t.Fatalf("part %d: %d bytes, %v", i, len(b), err)
+		}
+	}
+	// The last part alone: its records enter, its claim does not apply to an empty replica.
+	o := newTestState(t, "n2")
+	ch := mustMerge(t, o, parts[len(parts)-1])
+	if o.Catalog().Watermark() != 0 {
+		t.Fatalf("a later part's claim applied to an empty replica: W=%d (%d records entered)", o.Catalog().Watermark(), len(ch.Records))
+	}
+	for _, p := range parts {
+		mustMerge(t, o, p)
+	}
+	mustMerge(t, o, rest)
+	if observe(o, true) != observe(s, true) {
+		t.Fatalf("parts and rest differ from the source:\n%s", diffLines(observe(s, true), observe(o, true)))
+	}
+	if _, _, err := Split(d, 20); err == nil {
+		t.Fatal("a budget below the header accepted")
+	}
 }

@@ -48,22 +48,30 @@ func (t *Host) serve(s network.Stream) bool {
 	}
 	r, size, err := t.cfg.Open(req.SHA)
 	if err != nil {
-		st := StatusError
+		// The peer learns the status, not the local error (paths, disk state); the log keeps the detail.
 		if errors.Is(err, ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			st = StatusNotFound
+			t.reply(s, header{Status: StatusNotFound, Msg: "blob not held"})
+			return false
 		}
-		t.reply(s, header{Status: st, Msg: err.Error()})
+		t.cfg.Log.Warn("blob open failed", "sha256", fmt.Sprintf("%x", req.SHA), "err", err)
+		t.reply(s, header{Status: StatusError, Msg: "blob unreadable"})
 		return false
 	}
 	if c, ok := r.(io.Closer); ok {
 		defer c.Close()
+	}
+	if size < 0 {
+		t.cfg.Log.Error("blob source reported a negative size", "sha256", fmt.Sprintf("%x", req.SHA), "size", size)
+		t.reply(s, header{Status: StatusError, Msg: "blob unreadable"})
+		return false
 	}
 	if req.Offset > size {
 		t.reply(s, header{Status: StatusBadRequest, Msg: fmt.Sprintf("offset %d beyond size %d", req.Offset, size)})
 		return false
 	}
 	if _, err := r.Seek(req.Offset, io.SeekStart); err != nil {
-		t.reply(s, header{Status: StatusError, Msg: "seek: " + err.Error()})
+		t.cfg.Log.Warn("blob seek failed", "sha256", fmt.Sprintf("%x", req.SHA), "err", err)
+		t.reply(s, header{Status: StatusError, Msg: "blob unreadable"})
 		return false
 	}
 	w := &stallWriter{s: s, stall: t.cfg.StallTimeout}

@@ -48,3 +48,22 @@ func TestCodecsPlayToWAV(t *testing.T) {
 		}
 	}
 }
+
+// Tags and cover art (ID3 with a picture, FLAC PICTURE and VORBIS_COMMENT blocks, Vorbis comments) pass the
+// header checks and play in full.
+func TestTaggedFilesPlay(t *testing.T) {
+	dir := t.TempDir()
+	for _, codec := range []audio.Codec{audio.CodecMP3, audio.CodecVorbis, audio.CodecFLAC, audio.CodecWAV} {
+		name := "tagged-" + string(codec)
+		path := audiotest.Generate(t, dir, name, audiotest.Spec{Source: "sine", Seconds: 1, Codec: codec, Tagged: true})
+		events, frames, _ := playToWAV(t, audio.DefaultEngineConfig(), []audio.Track{fileTrack(name, path)})
+		if f := find(events, audio.EventDecodeFailed, ""); len(f) > 0 {
+			t.Fatalf("%s: %v", name, f)
+		}
+		tol := 0.01
+		if codec == audio.CodecMP3 {
+			tol = 0.08
+		}
+		near(t, name+" seconds", seconds(len(frames)), 1, tol)
+	}
+}

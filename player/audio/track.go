@@ -258,6 +258,11 @@ func preflight(codec Codec, r io.ReadSeeker) error {
 		return fmt.Errorf("wav: no data chunk in the first %d chunks", maxChunks)
 	case CodecFLAC:
 		return preflightFLAC(r, size)
+	case CodecVorbis:
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("vorbis: seek: %w", err)
+		}
+		return preflightVorbis(r)
 	case CodecMP3:
 		var h [10]byte
 		if _, err := r.Seek(0, io.SeekStart); err != nil {
@@ -309,51 +314,17 @@ func preflightFLAC(r io.ReadSeeker, size int64) error {
 }
 
 func checkFLACBlock(typ byte, b []byte) error {
-	overrun := fmt.Errorf("flac: metadata block type %d: a length overruns the block", typ)
-	p := 0
-	u32 := func(le bool) (int64, bool) {
-		if p+4 > len(b) {
-			return 0, false
-		}
-		var v uint32
-		if le {
-			v = binary.LittleEndian.Uint32(b[p:])
-		} else {
-			v = binary.BigEndian.Uint32(b[p:])
-		}
-		p += 4
-		return int64(v), true
+	ok := true
+	if typ == 4 {
+		ok = checkVorbisCommentBody(b) == nil
+	} else {
+		// PICTURE, big-endian: type, MIME string, description string, 4 dimensions, data.
+		c := lengths{b: b, order: binary.BigEndian}
+		_, ok = c.u32()
+		ok = ok && c.str() && c.str() && c.skip(16) && c.str()
 	}
-	skip := func(le bool) bool { // a length-prefixed string
-		n, ok := u32(le)
-		if !ok || n > int64(len(b)-p) {
-			return false
-		}
-		p += int(n)
-		return true
-	}
-	if typ == 4 { // vendor string, then a count of strings, all little-endian
-		if !skip(true) {
-			return overrun
-		}
-		count, ok := u32(true)
-		if !ok || count > int64(len(b)-p)/4 {
-			return overrun
-		}
-		for range count {
-			if !skip(true) {
-				return overrun
-			}
-		}
-		return nil
-	}
-	// PICTURE, big-endian: type, MIME string, description string, 4 dimensions, data.
-	if _, ok := u32(false); !ok || !skip(false) || !skip(false) {
-		return overrun
-	}
-	p += 16
-	if p > len(b) || !skip(false) {
-		return overrun
+	if !ok {
+		return fmt.Errorf("flac: metadata block type %d: a length overruns the block", typ)
 	}
 	return nil
 }

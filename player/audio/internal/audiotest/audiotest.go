@@ -32,6 +32,8 @@ type Spec struct {
 	Seconds  float64 // default 5
 	VolumeDB float64 // applied with ffmpeg's volume filter (a sine from ffmpeg is at -18 dBFS peak before it)
 	Codec    audio.Codec
+	// Tagged adds title/artist tags, and for FLAC and MP3 a small cover picture, as shop music often carries.
+	Tagged bool
 }
 
 var ext = map[audio.Codec]string{audio.CodecMP3: "mp3", audio.CodecVorbis: "ogg", audio.CodecFLAC: "flac", audio.CodecWAV: "wav"}
@@ -75,8 +77,15 @@ func Generate(t testing.TB, dir, name string, s Spec) string {
 		t.Fatalf("audiotest: unknown codec %q", s.Codec)
 	}
 	path := filepath.Join(dir, name+"."+ext[s.Codec])
-	cmd := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src,
-		"-af", fmt.Sprintf("volume=%gdB", s.VolumeDB), "-ac", strconv.Itoa(s.Channels), "-ar", strconv.Itoa(s.Rate)}
+	cmd := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src}
+	if s.Tagged && (s.Codec == audio.CodecFLAC || s.Codec == audio.CodecMP3) {
+		cmd = append(cmd, "-f", "lavfi", "-i", "color=red:size=64x64:duration=1",
+			"-map", "0:a", "-map", "1:v", "-frames:v", "1", "-c:v", "png", "-disposition:v", "attached_pic")
+	}
+	if s.Tagged {
+		cmd = append(cmd, "-metadata", "title=Test tone", "-metadata", "artist=Lomuz")
+	}
+	cmd = append(cmd, "-af", fmt.Sprintf("volume=%gdB", s.VolumeDB), "-ac", strconv.Itoa(s.Channels), "-ar", strconv.Itoa(s.Rate))
 	cmd = append(append(cmd, args...), path)
 	if out, err := exec.Command(ff, cmd...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg %v: %v\n%s", cmd, err, out)

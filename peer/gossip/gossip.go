@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -114,7 +115,7 @@ func New(cfg Config) (*Gossip, error) {
 	mc.TCPTimeout = cfg.TCPTimeout
 	mc.Delegate = (*delegate)(g)
 	mc.Events = (*events)(g)
-	mc.Logger = slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug)
+	mc.Logger = log.New(levelWriter{cfg.Log}, "", 0)
 	g.queue = &memberlist.TransmitLimitedQueue{RetransmitMult: mc.RetransmitMult, NumNodes: g.numMembers}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -434,4 +435,22 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 		e.members[m.Name] = m
 	}
 	e.mu.Unlock()
+}
+
+// levelWriter turns memberlist's log lines ("[WARN] memberlist: ...") into slog records of the matching level.
+type levelWriter struct{ l *slog.Logger }
+
+func (w levelWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	level := slog.LevelDebug
+	for prefix, l := range map[string]slog.Level{"[ERR]": slog.LevelError, "[WARN]": slog.LevelWarn,
+		"[INFO]": slog.LevelInfo} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			level, line = l, strings.TrimSpace(rest)
+			break
+		}
+	}
+	line = strings.TrimPrefix(strings.TrimPrefix(line, "[DEBUG]"), " ")
+	w.l.Log(context.Background(), level, line)
+	return len(p), nil
 }

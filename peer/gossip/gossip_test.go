@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -267,5 +269,23 @@ func TestBroadcastBacklogBounded(t *testing.T) {
 	}
 	if err := g.Broadcast(nil); err == nil {
 		t.Fatal("empty broadcast accepted")
+	}
+}
+
+func TestMemberlistLogLevels(t *testing.T) {
+	var buf bytes.Buffer
+	w := levelWriter{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, line := range []string{"[ERR] memberlist: boom\n", "[WARN] memberlist: hmm\n", "[DEBUG] memberlist: x\n",
+		"plain\n"} {
+		if _, err := w.Write([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := buf.String()
+	for _, want := range []string{"level=ERROR msg=\"memberlist: boom\"", "level=WARN msg=\"memberlist: hmm\"",
+		"level=DEBUG msg=\"memberlist: x\"", "level=DEBUG msg=plain"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s in\n%s", want, out)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,6 +45,7 @@ func discChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 	if !a.Defaults {
 		cfg.BrowseInterval, cfg.BrowseWindow, cfg.TTL = 500*time.Millisecond, 300*time.Millisecond, 1500*time.Millisecond
 	}
+	baseline := runtime.NumGoroutine()
 	d, err := New(cfg)
 	if err != nil {
 		return err
@@ -59,6 +61,27 @@ func discChild(ctx context.Context, c *netns.Conn, raw json.RawMessage) error {
 		var op string
 		if err := c.Recv(ctx, &op); err != nil {
 			return nil
+		}
+		if op == "stop" { // end Serve and report the goroutines it left behind, if any
+			cancel()
+			if err := <-done; err != nil {
+				return err
+			}
+			done <- nil // for the deferred receive
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond) // polling, bounded by the deadline
+			}
+			leaked := []string{}
+			if n := runtime.NumGoroutine(); n > baseline {
+				buf := make([]byte, 1<<20)
+				leaked = append(leaked, fmt.Sprintf("%d goroutines, %d before:\n%s", n, baseline,
+					buf[:runtime.Stack(buf, true)]))
+			}
+			if err := c.Send(leaked); err != nil {
+				return err
+			}
+			continue
 		}
 		ids := []string{}
 		for _, p := range d.Peers() {
@@ -125,7 +148,8 @@ func startNodesCfg(t testing.TB, lab *netns.Lab, br *netns.Bridge, arg discArg, 
 }
 
 // TestLANDiscoveryFindsAndExpires runs three nodes of one mesh and one of another mesh in four namespaces on a
-// bridge: each mesh node finds exactly the other two; a renumbered node is followed; a node killed without a goodbye expires from the others.
+// bridge: each mesh node finds exactly the other two; a renumbered node is followed; a stopped node leaks no
+// goroutine; a node killed without a goodbye expires from the others.
 func TestLANDiscoveryFindsAndExpires(t *testing.T) {
 	lab := netns.New(t)
 	br := lab.Bridge("sw", netip.MustParsePrefix("10.216.0.0/24"))
@@ -156,10 +180,17 @@ func TestLANDiscoveryFindsAndExpires(t *testing.T) {
 	waitFor(t, "the renumbered node's new address", func() bool {
 		return slices.Equal(peersOf(t, nodes[0].proc), others(0)) && slices.Equal(peersOf(t, nodes[2].proc), others(2))
 	})
+	// Serve of d1 ends cleanly: announcement withdrawn, resolvers closed, no goroutine left behind.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var leaked []string
+	if err := nodes[0].proc.Call(ctx, "stop", &leaked); err != nil || len(leaked) != 0 {
+		t.Fatalf("stop: %v %v", err, leaked)
+	}
 	nodes[2].proc.Kill() // no goodbye packet: expiry must do it
 	nodes[2].proc = nil
-	waitFor(t, "the dead node to expire", func() bool {
-		return slices.Equal(peersOf(t, nodes[0].proc), others(0)) && slices.Equal(peersOf(t, nodes[1].proc), others(1))
+	waitFor(t, "the dead and the stopped node to expire", func() bool {
+		return len(peersOf(t, nodes[1].proc)) == 0
 	})
 }
 

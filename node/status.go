@@ -61,7 +61,9 @@ type DownloadStatus struct {
 
 // Brief is the cheap part of Status, published by the Runner after every loop iteration.
 type Brief struct {
-	NowPlaying    *NowPlaying
+	NowPlaying *NowPlaying
+	// PendingPlays counts this node's play events origin has not acknowledged yet.
+	PendingPlays  int
 	Cache         CacheStatus
 	Peers         int
 	LastSyncAt    time.Time
@@ -73,6 +75,7 @@ func (c *Core) Brief() Brief {
 	b := Brief{NowPlaying: nowPlaying(c.play.current), Peers: len(c.mesh.list), LastSyncAt: c.sync.okWall,
 		LastSyncError: c.sync.lastErr}
 	b.Cache = c.cacheStatus()
+	b.PendingPlays = len(c.state.PlayLog().Pending(c.cfg.Device))
 	return b
 }
 

@@ -75,9 +75,18 @@ func encodeDelta(w *writer, d *Delta) {
 		w.str(kr.Key)
 		w.uvarint(kr.Rev)
 	}
+	// Blob hashes are written once in a sorted table and items refer to them by index: the nodes of a store
+	// mostly hold the same blobs, so a whole store's inventory shrinks from ~34 to ~4 bytes an item.
+	table := shaTable(d.Inventory)
+	w.uvarint(uint64(len(table)))
+	index := make(map[[32]byte]uint64, len(table))
+	for i, h := range table {
+		w.hash(h)
+		index[h] = uint64(i)
+	}
 	w.uvarint(uint64(len(d.Inventory)))
 	for i := range d.Inventory {
-		encodeInventory(w, &d.Inventory[i])
+		encodeInventory(w, &d.Inventory[i], index)
 	}
 	w.uvarint(uint64(len(d.Plays)))
 	for _, pd := range d.Plays {
@@ -111,7 +120,23 @@ func encodeDelta(w *writer, d *Delta) {
 	}
 }
 
-func encodeInventory(w *writer, id *InventoryDelta) {
+// shaTable returns the distinct blob hashes of the inventory deltas, sorted.
+func shaTable(ids []InventoryDelta) [][32]byte {
+	set := make(map[[32]byte]struct{})
+	for _, id := range ids {
+		for _, it := range id.Items {
+			set[it.SHA] = struct{}{}
+		}
+	}
+	out := make([][32]byte, 0, len(set))
+	for h := range set {
+		out = append(out, h)
+	}
+	slices.SortFunc(out, compareSHA)
+	return out
+}
+
+func encodeInventory(w *writer, id *InventoryDelta, index map[[32]byte]uint64) {
 	w.str(id.Node)
 	w.uvarint(id.From)
 	w.uvarint(id.To)
@@ -122,7 +147,7 @@ func encodeInventory(w *writer, id *InventoryDelta) {
 	w.uvarint(uint64(len(id.Items)))
 	var prev uint64
 	for _, it := range id.Items {
-		w.hash(it.SHA)
+		w.uvarint(index[it.SHA])
 		w.uvarint(it.Counter - prev) // sorted by counter: store the step
 		prev = it.Counter
 		w.byte1(byte(it.State))
@@ -211,12 +236,27 @@ func DecodeDelta(b []byte) (Delta, error) {
 		}
 		c.Held = append(c.Held, KeyRev{Key: r.str(MaxKeyLen), Rev: r.uvarint()})
 	}
+	n = r.count(r.remaining(), 32)
+	table := make([][32]byte, 0, n)
+	for i := range n {
+		h := r.hash()
+		if r.err == nil && i > 0 && compareSHA(table[i-1], h) >= 0 {
+			r.fail("blob table not sorted and unique")
+		}
+		table = append(table, h)
+	}
+	used := make([]bool, len(table))
 	n = r.count(maxNodes, 6)
 	for range n {
 		if r.err != nil {
 			break
 		}
-		d.Inventory = append(d.Inventory, decodeInventory(r))
+		d.Inventory = append(d.Inventory, decodeInventory(r, table, used))
+	}
+	for _, u := range used {
+		if !u && r.err == nil {
+			r.fail("blob table entry not used")
+		}
 	}
 	n = r.count(maxNodes, 3)
 	for range n {
@@ -283,7 +323,7 @@ func decodeHLC(r *reader) HLC {
 	return h
 }
 
-func decodeInventory(r *reader) InventoryDelta {
+func decodeInventory(r *reader, table [][32]byte, used []bool) InventoryDelta {
 	id := InventoryDelta{Node: r.str(MaxIDLen)}
 	id.From = r.uvarint()
 	id.To = r.uvarint()
@@ -291,7 +331,7 @@ func decodeInventory(r *reader) InventoryDelta {
 	if id.Full {
 		id.Base = r.uvarint()
 	}
-	n := r.count(r.remaining(), 34)
+	n := r.count(r.remaining(), 3)
 	if n > 0 {
 		id.Items = make([]BlobItem, 0, n)
 	}
@@ -300,7 +340,13 @@ func decodeInventory(r *reader) InventoryDelta {
 		if r.err != nil {
 			break
 		}
-		it := BlobItem{SHA: r.hash()}
+		var it BlobItem
+		if i := r.uvarint(); i < uint64(len(table)) {
+			it.SHA = table[i]
+			used[i] = true
+		} else {
+			r.fail("blob index %d outside the table of %d", i, len(table))
+		}
 		step := r.uvarint()
 		if step > ^uint64(0)-prev {
 			r.fail("counter overflows")

@@ -84,8 +84,8 @@
 // Delta:   'D' 0x01, tenant,
 // catalog{from, to, horizon, complete, reset(bool), [n, n x 8-byte fingerprint],
 // n records{key, rev step from the previous record, deleted(bool), body, sig}, n held{key, rev}},
-// n inventory{node, from, to, full(bool), [base], n items{sha(32), counter step, state(byte),
-// [bytes, progress ms if fetching]}},
+// n blob hashes (32 bytes each, sorted, each used), n inventory{node, from, to, full(bool), [base],
+// n items{blob index, counter step, state(byte), [bytes, progress ms if fetching]}},
 // n plays{node, ack seq, [ack hash(32) if seq>0], n events{seq step, hlc wall, hlc logical, asset id,
 // sha flag(0|1) [sha(32)], started at, duration ms, fallback code(0 scheduled .. 4 silence), zone, prev hash(32)}},
 // n times{node, unix ms, sig}, n overrides{zone, hlc wall, hlc logical, writer, volume(byte), mute from, mute until}.

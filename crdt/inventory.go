@@ -352,7 +352,8 @@ func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)
 		if ok && old.Counter >= it.Counter {
 			continue
 		}
-		if !ok && it.Counter <= e.base {
+		// A whole entry compacted as far as this one lists the live items below the base: take them.
+		if !ok && it.Counter <= e.base && !(d.Full && d.Base >= e.base) {
 			// Compacted through base: a missing item written there was removed (or overwritten) since. Above
 			// base an outdated item is harmless: the newer write is above the version and replaces it.
 			continue

@@ -17,7 +17,7 @@ func Split(d Delta, budget int) (parts []Delta, rest Delta, err error) {
 	}
 	sp := splitter{tenant: d.Tenant, complete: d.Catalog.Complete, budget: budget,
 		rest: Delta{Tenant: d.Tenant, Catalog: CatalogDelta{Complete: d.Catalog.Complete}}}
-	sp.base = 2 + strLen(d.Tenant) + 4*maxVarint + 1 + 5*maxCountLen
+	sp.base = 2 + strLen(d.Tenant) + 4*maxVarint + 1 + 6*maxCountLen
 	if sp.base >= budget {
 		return nil, Delta{}, fmt.Errorf("crdt: budget %d bytes below a delta's header (%d)", budget, sp.base)
 	}
@@ -177,8 +177,9 @@ func recordLen(r Record) int {
 	return strLen(r.Key) + uvarintLen(r.Rev) + 1 + bytesLen(r.Body) + bytesLen(r.Sig)
 }
 
+// itemLen bounds an item's encoded size: its hash in the part's table, an index, the counter, the state.
 func itemLen(it BlobItem) int {
-	n := 32 + uvarintLen(it.Counter) + 1
+	n := 32 + maxCountLen + uvarintLen(it.Counter) + 1
 	if it.State == BlobFetching {
 		n += 2 * maxVarint
 	}

@@ -117,7 +117,8 @@ func (e *Engine) SampleRate() beep.SampleRate { return e.rate }
 // Prepare opens t and makes it the next track, replacing a prepared one that has not started. It starts when the
 // current track reaches its end (crossfading over t's crossfade), or at once when nothing plays. A file that
 // cannot be opened or decoded is reported as EventDecodeFailed, in order with the other events; the error result
-// is only for an invalid track or a stopped engine, and then nothing changes.
+// is only for an invalid track or a stopped engine, and then nothing changes. On an unpaced sink a Prepare that
+// failed to open is no answer to "what follows": the engine keeps waiting for another command.
 func (e *Engine) Prepare(t Track) error { return e.submit(cmdPrepare, t) }
 
 // Play opens t and starts it now, crossfading out whatever plays over t's crossfade; a prepared track is dropped.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,21 +13,13 @@ import (
 	"github.com/gopxl/beep/v2/speaker"
 )
 
-// ErrSpeakerStalled is returned by SpeakerSink.Write when the sound card has not taken a frame for the stall
-// timeout: with no sound card, beep's speaker initialises without error and then never pulls.
-var ErrSpeakerStalled = errors.New("audio: speaker stalled (no sound card pulling samples?)")
-
 // SpeakerSink plays the output on the sound card through beep's speaker (oto, ALSA on Linux; needs cgo, hence
-// the build tag `speaker`). It is paced by the card: Write blocks while its ring buffer is full. beep's speaker
-// is process-global, so there is at most one SpeakerSink per process.
+// the build tag `speaker`). It is paced by the card: Write blocks while its ring buffer is full, and fails with
+// ErrSinkStalled when the card stops pulling. beep's speaker is process-global, so there is at most one
+// SpeakerSink per process.
 type SpeakerSink struct {
-	rate      beep.SampleRate
-	stall     time.Duration
-	mu        sync.Mutex
-	ring      [][2]float64
-	r, n      int           // read index and frames buffered
-	space     chan struct{} // capacity 1: the card took frames
-	underruns atomic.Int64
+	rate beep.SampleRate
+	ring *frameRing
 }
 
 var speakerUsed atomic.Bool
@@ -44,17 +35,12 @@ func NewSpeakerSink(rate beep.SampleRate, buffer time.Duration) (*SpeakerSink, e
 	if !speakerUsed.CompareAndSwap(false, true) {
 		return nil, errors.New("audio: the speaker is already open in this process")
 	}
-	s := &SpeakerSink{
-		rate:  rate,
-		stall: 10*buffer + time.Second,
-		ring:  make([][2]float64, rate.N(buffer)),
-		space: make(chan struct{}, 1),
-	}
-	// Half the latency in the card's buffer, half in ours.
+	// Half the latency in the card's buffer, half in the ring; a card silent for ten buffers has stalled.
+	s := &SpeakerSink{rate: rate, ring: newFrameRing(rate.N(buffer/2), 10*buffer+time.Second)}
 	if err := speaker.Init(rate, max(rate.N(buffer/2), 64)); err != nil {
 		return nil, fmt.Errorf("audio: speaker: %w", err)
 	}
-	speaker.Play(beep.StreamerFunc(s.pull))
+	speaker.Play(beep.StreamerFunc(s.ring.pull))
 	return s, nil
 }
 
@@ -62,55 +48,10 @@ func (s *SpeakerSink) SampleRate() beep.SampleRate { return s.rate }
 func (s *SpeakerSink) Paced() bool                 { return true }
 
 // Underruns counts the card's pulls that found the buffer short (heard as a gap). Safe for concurrent use.
-func (s *SpeakerSink) Underruns() int64 { return s.underruns.Load() }
+func (s *SpeakerSink) Underruns() int64 { return s.ring.underruns.Load() }
 
 func (s *SpeakerSink) Write(ctx context.Context, frames [][2]float64) error {
-	timer := time.NewTimer(s.stall)
-	defer timer.Stop()
-	for len(frames) > 0 {
-		s.mu.Lock()
-		free := len(s.ring) - s.n
-		k := min(free, len(frames))
-		for i := range k {
-			s.ring[(s.r+s.n+i)%len(s.ring)] = frames[i]
-		}
-		s.n += k
-		s.mu.Unlock()
-		frames = frames[k:]
-		if len(frames) == 0 {
-			return nil
-		}
-		select {
-		case <-s.space:
-			timer.Reset(s.stall)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return ErrSpeakerStalled
-		}
-	}
-	return nil
-}
-
-// pull is called by the speaker's goroutine; it never blocks, and fills a shortfall with silence.
-func (s *SpeakerSink) pull(out [][2]float64) (int, bool) {
-	s.mu.Lock()
-	k := min(s.n, len(out))
-	for i := range k {
-		out[i] = s.ring[(s.r+i)%len(s.ring)]
-	}
-	s.r = (s.r + k) % len(s.ring)
-	s.n -= k
-	s.mu.Unlock()
-	if k < len(out) {
-		clear(out[k:])
-		s.underruns.Add(1)
-	}
-	select {
-	case s.space <- struct{}{}:
-	default:
-	}
-	return len(out), true
+	return s.ring.write(ctx, frames)
 }
 
 // Close stops playback. The card's driver context stays open (beep cannot close it).

@@ -10,8 +10,9 @@ import (
 
 // Bounds of the binary encodings. Decoders reject anything larger before allocating for it.
 const (
-	// MaxDeltaBytes bounds an encoded delta. A whole store (100,000 records, 50 nodes x 10,000 blobs) is about
-	// 40 MB, so a full anti-entropy sends it in parts (Split) below memberlist's 20 MiB push/pull cap.
+	// MaxDeltaBytes bounds an encoded delta. A whole store of 100,000 records (~400 bytes each) and 50 nodes x
+	// 10,000 blobs is about 45 MB: above this bound, and above the 8 MiB push/pull state of peer/gossip, such a
+	// store is sent (and persisted) in parts cut by Split.
 	MaxDeltaBytes = 32 << 20
 	// MaxSummaryBytes bounds an encoded summary.
 	MaxSummaryBytes = 4 << 20

@@ -268,12 +268,14 @@ func TestLANConvergePartitionHeal(t *testing.T) {
 
 // BenchmarkLANBroadcastConvergence measures, with the default timings, the time from a Broadcast on one of 5 nodes
 // (5 namespaces, one bridge) until the last of the other 4 has it; it reports the median and the worst of b.N
-// broadcasts, each from the next node in turn.
+// broadcasts, each from the next node in turn, and how many did not reach every node within 5 s (those are left to
+// push/pull anti-entropy, which this benchmark does not exercise).
 func BenchmarkLANBroadcastConvergence(b *testing.B) {
 	lab := netns.New(b)
 	br := lab.Bridge("sw", netip.MustParsePrefix("10.219.0.0/24"))
 	procs, _, _ := startMesh(b, lab, br, 5, true)
 	var lat []time.Duration
+	missed := 0
 	i := 0
 	for b.Loop() {
 		from := procs[i%len(procs)]
@@ -281,9 +283,10 @@ func BenchmarkLANBroadcastConvergence(b *testing.B) {
 		i++
 		sent := ask(b, from, nodeCmd{Op: "broadcast", Data: msg}).At
 		var last int64
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(5 * time.Second)
+		ok := true
 		for _, p := range procs {
-			if p == from {
+			if p == from || !ok {
 				continue
 			}
 			for {
@@ -293,14 +296,23 @@ func BenchmarkLANBroadcastConvergence(b *testing.B) {
 					break
 				}
 				if time.Now().After(deadline) {
-					b.Fatalf("%s never got broadcast %q", p.Name, msg)
+					ok = false
+					break
 				}
 				time.Sleep(5 * time.Millisecond) // polling, bounded by the deadline
 			}
 		}
+		if !ok {
+			missed++
+			continue
+		}
 		lat = append(lat, time.Duration(last-sent))
+	}
+	if len(lat) == 0 {
+		b.Fatalf("no broadcast reached every node within 5 s (%d missed)", missed)
 	}
 	slices.Sort(lat)
 	b.ReportMetric(lat[len(lat)/2].Seconds()*1000, "p50-ms")
 	b.ReportMetric(lat[len(lat)-1].Seconds()*1000, "max-ms")
+	b.ReportMetric(float64(missed), "missed")
 }

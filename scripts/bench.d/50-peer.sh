@@ -89,12 +89,15 @@ echo "the baseline is one gossip interval."
 echo
 echo "$gout" | awk '
   /^BenchmarkLANBroadcastConvergence/ {
-    for (i = 2; i <= NF; i++) { if ($(i) == "p50-ms") p50 = $(i-1); if ($(i) == "max-ms") mx = $(i-1) }
+    for (i = 2; i <= NF; i++) {
+      if ($(i) == "p50-ms") p50 = $(i-1); if ($(i) == "max-ms") mx = $(i-1); if ($(i) == "missed") miss = $(i-1)
+    }
   }
   END {
     print "| figure | value | target |"
     print "|---|---:|---|"
     printf "| median to all 5 | %.0f ms | |\n", p50
-    printf "| worst of 100 (>= p99) | %.0f ms | <= 2,000 ms for the whole catalog change: %s |\n", mx, (mx <= 2000 ? "met" : "MISSED")
+    printf "| worst of those that arrived (>= p99) | %.0f ms | <= 2,000 ms for the whole catalog change: %s |\n", mx, (mx <= 2000 ? "met" : "MISSED")
+    printf "| not on every node within 5 s (left to push/pull) | %d of 100 | 0 |\n", miss
     print "| gossip interval (baseline) | 200 ms | |"
   }'

@@ -9,11 +9,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lomuz/lomuz/origin/api"
 	"github.com/lomuz/lomuz/origin/blob"
 	"github.com/lomuz/lomuz/origin/catalog"
+	"github.com/lomuz/lomuz/origin/panel"
 )
 
 // Server is one stateless origin replica. Everything durable lives in its catalog and blob stores; what a Server
@@ -140,10 +142,33 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.adminRoutes(mux)
+	// The director's web panel (origin/panel, its own package): it calls this API in-process with the signed-in
+	// user's token, so every rule stays here. Its key derives from the signing key: sessions survive restarts and
+	// work on every replica. Mounted on the inner mux so it is not listed among the API's routes.
+	pc := panel.DefaultConfig()
+	pc.API, pc.Secret, pc.MaxUploadBytes = mux, s.key.Seed(), s.cfg.MaxUploadBytes
+	pc.Authenticate = s.panelIdentity
+	if pn, err := panel.New(pc); err == nil {
+		mux.ServeMux.Handle(pc.Prefix+"/", pn)
+	} else {
+		slog.Error("origin: panel disabled", "err", err)
+	}
 	mux.ServeMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, api.NewProblem(http.StatusNotFound, api.ProblemNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return recoverer(mux)
+}
+
+// panelIdentity says whose an admin token is, for the panel, with the same lookup as the admin API's auth.
+func (s *Server) panelIdentity(ctx context.Context, tok string) (panel.Identity, error) {
+	if len(tok) > maxSecretLen || !strings.HasPrefix(tok, adminSecretPrefix) {
+		return panel.Identity{}, errors.New("not an admin token")
+	}
+	t, err := s.cat.AdminTokenByHash(ctx, hashSecret(tok))
+	if err != nil {
+		return panel.Identity{}, err
+	}
+	return panel.Identity{TenantID: t.TenantID, Role: string(t.Role), StoreID: t.StoreID, Name: t.Name}, nil
 }
 
 // recordingMux remembers the patterns it registers, so a test can hold them against openapi.yaml.

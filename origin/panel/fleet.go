@@ -1,0 +1,306 @@
+package panel
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lomuz/lomuz/origin/api"
+)
+
+// Bounds of what one fleet or alerts page reads from origin.
+const (
+	// nowPlayingWindow: a device's last play older than this is not shown as "now playing". Devices deliver
+	// plays with each sync (every 10 min), so the last reported play may be that old.
+	nowPlayingWindow = 2 * time.Hour
+	// maxPlayPages bounds the pages of 10,000 plays one screen reads (the alerts scan reads at most 200,000).
+	maxPlayPages = 20
+)
+
+type deviceRow struct {
+	D         api.Device
+	StoreName string
+	ZoneName  string
+	Status    string // online, offline, never, revoked
+	Playing   string // title of the last reported play, "" if none recent
+	Level     string // its fallback level
+	PlayedAt  time.Time
+}
+
+type fleetData struct {
+	Stores  []api.Store
+	Rows    []deviceRow
+	Total   int
+	Online  int
+	Q       string
+	Store   string
+	Pager   pager
+	Missing bool
+}
+
+// scope narrows what a store manager sees to their store; a director sees the whole tenant.
+func scope(id Identity, stores []api.Store) []api.Store {
+	if id.Director() {
+		return stores
+	}
+	return slices.DeleteFunc(stores, func(s api.Store) bool { return s.ID != id.StoreID })
+}
+
+// names maps store and zone ids to their names.
+func names(stores []api.Store) (map[string]string, map[string]string) {
+	sn, zn := map[string]string{}, map[string]string{}
+	for _, s := range stores {
+		sn[s.ID] = s.Name
+		for _, z := range s.Zones {
+			zn[z.ID] = z.Name
+		}
+	}
+	return sn, zn
+}
+
+func (p *Panel) status(d api.Device, now time.Time) string {
+	switch {
+	case d.RevokedAt != nil:
+		return "revoked"
+	case d.LastSyncAt == nil:
+		return "never"
+	case now.Sub(*d.LastSyncAt) <= p.cfg.OnlineWindow:
+		return "online"
+	}
+	return "offline"
+}
+
+// fleetDevices reads the devices the identity may see, with store and zone names.
+func (p *Panel) fleetDevices(ctx context.Context, rq *request) ([]api.Store, []deviceRow, error) {
+	stores, err := rq.api.ListStores(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	stores = scope(rq.id, stores)
+	storeFilter := ""
+	if !rq.id.Director() {
+		storeFilter = rq.id.StoreID
+	}
+	devs, err := rq.api.ListDevices(ctx, storeFilter)
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, zn := names(stores)
+	now := p.cfg.Now()
+	rows := make([]deviceRow, 0, len(devs))
+	for _, d := range devs {
+		rows = append(rows, deviceRow{D: d, StoreName: sn[d.StoreID], ZoneName: zn[d.ZoneID], Status: p.status(d, now)})
+	}
+	slices.SortStableFunc(rows, func(a, b deviceRow) int {
+		if c := strings.Compare(a.StoreName, b.StoreName); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.ZoneName, b.ZoneName); c != 0 {
+			return c
+		}
+		return strings.Compare(a.D.ID, b.D.ID)
+	})
+	return stores, rows, nil
+}
+
+func (p *Panel) fleet(w http.ResponseWriter, r *http.Request, rq *request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	stores, rows, err := p.fleetDevices(ctx, rq)
+	if err != nil {
+		p.render(w, r, rq, http.StatusBadGateway, "fleet", fleetData{}, explain(rq.lang, err))
+		return
+	}
+	data := fleetData{Stores: stores, Q: strings.TrimSpace(q.Get("q")), Store: q.Get("store"), Missing: true}
+	if len(data.Q) > 200 {
+		data.Q = data.Q[:200]
+	}
+	needle := strings.ToLower(data.Q)
+	rows = slices.DeleteFunc(rows, func(d deviceRow) bool {
+		if data.Store != "" && d.D.StoreID != data.Store {
+			return true
+		}
+		if needle == "" {
+			return false
+		}
+		hay := strings.ToLower(strings.Join([]string{d.D.ID, d.D.Name, d.StoreName, d.ZoneName, d.D.AppVersion, d.Status}, " "))
+		return !strings.Contains(hay, needle)
+	})
+	data.Total = len(rows)
+	for _, d := range rows {
+		if d.Status == "online" {
+			data.Online++
+		}
+	}
+	page := pageOf(q)
+	lo := min((page-1)*p.cfg.PageSize, len(rows))
+	hi := min(lo+p.cfg.PageSize, len(rows))
+	data.Rows = rows[lo:hi]
+	data.Pager = newPager(url.Values{"q": {data.Q}, "store": {data.Store}}, page, hi < len(rows))
+	titles := newTitleCache(rq.api)
+	now := p.cfg.Now()
+	for i := range data.Rows {
+		p.nowPlaying(ctx, rq.api, titles, &data.Rows[i], now)
+	}
+	p.render(w, r, rq, http.StatusOK, "fleet", data, "")
+}
+
+// nowPlaying fills the row's last reported play from proof of play: the device's newest event in the window.
+func (p *Panel) nowPlaying(ctx context.Context, c *api.Client, titles *titleCache, row *deviceRow, now time.Time) {
+	var last *api.Play
+	cursor := ""
+	for range maxPlayPages {
+		page, err := queryPlays(ctx, c, url.Values{"device_id": {row.D.ID},
+			"from": {now.Add(-nowPlayingWindow).UTC().Format(time.RFC3339)}}, cursor, 10000)
+		if err != nil || len(page.Items) == 0 {
+			break
+		}
+		last = &page.Items[len(page.Items)-1]
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if last == nil {
+		return
+	}
+	row.Level, row.PlayedAt = last.Fallback, last.StartedAt
+	row.Playing = titles.title(ctx, last.AssetID)
+}
+
+// queryPlays reads one page of proof-of-play events with the given filters.
+func queryPlays(ctx context.Context, c *api.Client, f url.Values, cursor string, limit int) (api.Page[api.Play], error) {
+	q := url.Values{}
+	for k, v := range f {
+		if len(v) > 0 && v[0] != "" {
+			q.Set(k, v[0])
+		}
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	q.Set("limit", strconv.Itoa(limit))
+	var page api.Page[api.Play]
+	err := c.Do(ctx, http.MethodGet, "/v1/plays?"+q.Encode(), nil, &page)
+	return page, err
+}
+
+// titleCache resolves asset ids to assets for one request.
+type titleCache struct {
+	c *api.Client
+	m map[string]api.Asset
+}
+
+func newTitleCache(c *api.Client) *titleCache { return &titleCache{c: c, m: map[string]api.Asset{}} }
+
+func (t *titleCache) asset(ctx context.Context, id string) api.Asset {
+	if id == "" {
+		return api.Asset{}
+	}
+	if a, ok := t.m[id]; ok {
+		return a
+	}
+	var a api.Asset
+	if err := t.c.Do(ctx, http.MethodGet, "/v1/assets/"+url.PathEscape(id), nil, &a); err != nil {
+		a = api.Asset{ID: id}
+	}
+	t.m[id] = a
+	return a
+}
+
+func (t *titleCache) title(ctx context.Context, id string) string {
+	a := t.asset(ctx, id)
+	if a.Title == "" {
+		return shortID(id)
+	}
+	if a.Artist != "" {
+		return a.Title + " — " + a.Artist
+	}
+	return a.Title
+}
+
+type alert struct {
+	Kind      string // message key
+	Device    deviceRow
+	Since     time.Time
+	Count     int
+	LastTitle string
+}
+
+type alertsData struct {
+	Alerts    []alert
+	Truncated bool
+}
+
+func (p *Panel) alerts(w http.ResponseWriter, r *http.Request, rq *request) {
+	ctx := r.Context()
+	_, rows, err := p.fleetDevices(ctx, rq)
+	if err != nil {
+		p.render(w, r, rq, http.StatusBadGateway, "alerts", alertsData{}, explain(rq.lang, err))
+		return
+	}
+	var data alertsData
+	byID := map[string]deviceRow{}
+	for _, d := range rows {
+		byID[d.D.ID] = d
+		switch d.Status {
+		case "offline":
+			data.Alerts = append(data.Alerts, alert{Kind: "alerts.offline", Device: d, Since: *d.D.LastSyncAt})
+		case "never":
+			data.Alerts = append(data.Alerts, alert{Kind: "alerts.never", Device: d, Since: d.D.EnrolledAt})
+		}
+	}
+	// Fallback plays in the last 24 hours, one alert per device and kind with its count.
+	f := url.Values{"from": {p.cfg.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)}}
+	if !rq.id.Director() {
+		f.Set("store_id", rq.id.StoreID)
+	}
+	type key struct{ dev, kind string }
+	agg := map[key]*alert{}
+	var order []key
+	cursor := ""
+	for i := 0; ; i++ {
+		if i == maxPlayPages {
+			data.Truncated = true
+			break
+		}
+		page, err := queryPlays(ctx, rq.api, f, cursor, 10000)
+		if err != nil {
+			p.render(w, r, rq, http.StatusBadGateway, "alerts", data, explain(rq.lang, err))
+			return
+		}
+		for _, e := range page.Items {
+			var kind string
+			switch e.Fallback {
+			case "builtin", "silence":
+				kind = "alerts.deadair"
+			case "emergency":
+				kind = "alerts.emergency"
+			default:
+				continue
+			}
+			d, ok := byID[e.DeviceID]
+			if !ok {
+				continue
+			}
+			k := key{e.DeviceID, kind}
+			a := agg[k]
+			if a == nil {
+				a = &alert{Kind: kind, Device: d, Since: e.StartedAt}
+				agg[k] = a
+				order = append(order, k)
+			}
+			a.Count++
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	for _, k := range order {
+		data.Alerts = append(data.Alerts, *agg[k])
+	}
+	p.render(w, r, rq, http.StatusOK, "alerts", data, "")
+}

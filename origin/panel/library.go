@@ -1,0 +1,252 @@
+package panel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/lomuz/lomuz/origin/api"
+)
+
+// maxFieldBytes bounds one text field of the upload form.
+const maxFieldBytes = 8 << 10
+
+// assetForm is what the user typed in the upload form; it is shown again, unchanged, when a save fails.
+type assetForm struct {
+	MasterSHA256 string // set once the file is stored, so a corrected form does not upload it again
+	Kind         string
+	Title        string
+	Artist       string
+	ISRC         string
+	ValidFrom    string
+	ValidUntil   string
+	Emergency    bool
+}
+
+type libraryData struct {
+	Assets  []api.Asset
+	Q       string
+	Cursor  string
+	Next    string // cursor of the next page (browsing without search)
+	Pager   pager  // page numbers (search)
+	Scanned int    // assets read by a search
+	Form    assetForm
+}
+
+// searchAssets returns page `page` of the assets whose title, artist, ISRC or id contain q (case-insensitive),
+// reading origin's pages in order and stopping at Config.SearchScan assets. hasNext says a later page exists.
+func (p *Panel) searchAssets(ctx context.Context, c *api.Client, q string, page, size int) (out []api.Asset, hasNext bool, scanned int, err error) {
+	needle := strings.ToLower(q)
+	skip := (page - 1) * size
+	cursor := ""
+	for scanned < p.cfg.SearchScan {
+		pg, err := c.ListAssets(ctx, cursor, min(10000, p.cfg.SearchScan-scanned))
+		if err != nil {
+			return nil, false, scanned, err
+		}
+		scanned += len(pg.Items)
+		for _, a := range pg.Items {
+			hay := strings.ToLower(a.Title + "\x00" + a.Artist + "\x00" + a.ISRC + "\x00" + a.ID)
+			if !strings.Contains(hay, needle) {
+				continue
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if len(out) == size {
+				return out, true, scanned, nil
+			}
+			out = append(out, a)
+		}
+		if cursor = pg.Next; cursor == "" || len(pg.Items) == 0 {
+			break
+		}
+	}
+	return out, false, scanned, nil
+}
+
+// loadLibrary fills the list part of the library page from the query (search or cursor browsing).
+func (p *Panel) loadLibrary(ctx context.Context, rq *request, q url.Values, data *libraryData) error {
+	data.Q = strings.TrimSpace(q.Get("q"))
+	if len(data.Q) > 200 {
+		data.Q = data.Q[:200]
+	}
+	if data.Q != "" {
+		page := pageOf(q)
+		items, more, scanned, err := p.searchAssets(ctx, rq.api, data.Q, page, p.cfg.PageSize)
+		if err != nil {
+			return err
+		}
+		data.Assets, data.Scanned = items, scanned
+		data.Pager = newPager(url.Values{"q": {data.Q}}, page, more)
+		return nil
+	}
+	data.Cursor = q.Get("cursor")
+	pg, err := rq.api.ListAssets(ctx, data.Cursor, p.cfg.PageSize)
+	if err != nil {
+		return err
+	}
+	data.Assets, data.Next = pg.Items, pg.Next
+	return nil
+}
+
+func (p *Panel) library(w http.ResponseWriter, r *http.Request, rq *request) {
+	data := libraryData{Form: assetForm{Kind: "music"}}
+	if err := p.loadLibrary(r.Context(), rq, r.URL.Query(), &data); err != nil {
+		p.render(w, r, rq, http.StatusBadGateway, "library", data, explain(rq.lang, err))
+		return
+	}
+	p.render(w, r, rq, http.StatusOK, "library", data, "")
+}
+
+// createAsset handles the upload form (multipart): the file is streamed to a temporary file while its sha256 is
+// computed, uploaded to origin content-addressed, and the asset is created from it. The form's fields come before
+// the file, as browsers send them in document order.
+func (p *Panel) createAsset(w http.ResponseWriter, r *http.Request, rq *request) {
+	var form assetForm
+	fail := func(status int, why string) {
+		data := libraryData{Form: form}
+		if err := p.loadLibrary(r.Context(), rq, url.Values{}, &data); err != nil {
+			why += " " + explain(rq.lang, err)
+		}
+		p.render(w, r, rq, status, "library", data, why)
+	}
+	if !rq.id.Director() {
+		fail(http.StatusForbidden, msg(rq.lang, "err.forbidden"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxUploadBytes+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		fail(http.StatusBadRequest, msg(rq.lang, "err.form"))
+		return
+	}
+	var up *api.Upload
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fail(uploadStatus(err), uploadMsg(rq.lang, err))
+			return
+		}
+		if part.FormName() == "file" {
+			if part.FileName() == "" {
+				continue // no file chosen: the kept master_sha256 may stand for it
+			}
+			u, err := p.stashAndUpload(r.Context(), rq.api, part)
+			if err != nil {
+				fail(uploadStatus(err), uploadMsg(rq.lang, err))
+				return
+			}
+			up = &u
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+		if err != nil || len(b) > maxFieldBytes {
+			fail(http.StatusBadRequest, msg(rq.lang, "err.form"))
+			return
+		}
+		v := strings.TrimSpace(string(b))
+		switch part.FormName() {
+		case "master_sha256":
+			form.MasterSHA256 = v
+		case "kind":
+			form.Kind = v
+		case "title":
+			form.Title = v
+		case "artist":
+			form.Artist = v
+		case "isrc":
+			form.ISRC = v
+		case "valid_from":
+			form.ValidFrom = v
+		case "valid_until":
+			form.ValidUntil = v
+		case "emergency":
+			form.Emergency = v != ""
+		}
+	}
+	if up != nil {
+		form.MasterSHA256 = up.SHA256
+	}
+	if form.MasterSHA256 == "" {
+		fail(http.StatusBadRequest, msg(rq.lang, "err.nofile"))
+		return
+	}
+	in := api.AssetInput{MasterSHA256: form.MasterSHA256, Kind: form.Kind, Title: form.Title, Artist: form.Artist,
+		ISRC: form.ISRC, EmergencyEligible: form.Emergency}
+	if in.ValidFrom, err = parseDT(form.ValidFrom); err == nil {
+		in.ValidUntil, err = parseDT(form.ValidUntil)
+	}
+	if err != nil {
+		fail(http.StatusBadRequest, msg(rq.lang, "err.time"))
+		return
+	}
+	if _, err := rq.api.CreateAsset(r.Context(), in); err != nil {
+		fail(http.StatusUnprocessableEntity, explain(rq.lang, err))
+		return
+	}
+	http.Redirect(w, r, p.cfg.Prefix+"/library?ok=asset", http.StatusSeeOther)
+}
+
+var errTooLarge = errors.New("upload too large")
+
+// stashAndUpload copies the file part to a temporary file (removed before returning), hashing it, then uploads it
+// to origin under its sha256.
+func (p *Panel) stashAndUpload(ctx context.Context, c *api.Client, part io.Reader) (api.Upload, error) {
+	f, err := os.CreateTemp(p.cfg.TempDir, "lomuz-panel-upload-*")
+	if err != nil {
+		return api.Upload{}, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(part, p.cfg.MaxUploadBytes+1))
+	if err != nil {
+		return api.Upload{}, err
+	}
+	if n > p.cfg.MaxUploadBytes {
+		return api.Upload{}, errTooLarge
+	}
+	if n == 0 {
+		return api.Upload{}, errEmpty
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return api.Upload{}, err
+	}
+	return c.Upload(ctx, hex.EncodeToString(h.Sum(nil)), n, f)
+}
+
+var errEmpty = errors.New("empty file")
+
+func uploadStatus(err error) int {
+	var mbe *http.MaxBytesError
+	if errors.Is(err, errTooLarge) || errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+func uploadMsg(lang string, err error) string {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, errTooLarge) || errors.As(err, &mbe):
+		return msg(lang, "err.toolarge")
+	case errors.Is(err, errEmpty):
+		return msg(lang, "err.nofile")
+	}
+	var pr *api.Problem
+	if errors.As(err, &pr) {
+		return explain(lang, err)
+	}
+	return msg(lang, "err.form")
+}

@@ -246,7 +246,7 @@ func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListO
 				return false, nil
 			}
 			var a catalog.Asset
-			if err := jsonUnmarshal(v, &a); err != nil {
+			if err := decodeValue(v, &a); err != nil {
 				return false, err
 			}
 			p.Assets = append(p.Assets, a)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -209,11 +208,11 @@ func getJSON(txn *badger.Txn, k []byte, v any) (bool, error) {
 	if !ok || err != nil {
 		return false, err
 	}
-	return true, json.Unmarshal(b, v)
+	return true, decodeValue(b, v)
 }
 
 func putJSON(txn *badger.Txn, k []byte, v any) error {
-	b, err := json.Marshal(v)
+	b, err := encodeValue(v)
 	if err != nil {
 		return err
 	}
@@ -253,7 +252,7 @@ func scan(txn *badger.Txn, prefix, start, skip []byte, fn func(k, v []byte) (boo
 func scanJSON[T any](txn *badger.Txn, prefix []byte, fn func(T) (bool, error)) error {
 	return scan(txn, prefix, nil, nil, func(_, v []byte) (bool, error) {
 		var t T
-		if err := json.Unmarshal(v, &t); err != nil {
+		if err := decodeValue(v, &t); err != nil {
 			return false, err
 		}
 		return fn(t)

@@ -356,7 +356,7 @@ func (s *Store) ListSyncLogs(ctx context.Context, tenantID, deviceID string, o c
 				return false, nil
 			}
 			var l catalog.SyncLog
-			if err := jsonUnmarshal(v, &l); err != nil {
+			if err := decodeValue(v, &l); err != nil {
 				return false, err
 			}
 			l.Inventory = fixRaw(l.Inventory)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,8 +16,6 @@ import (
 	"github.com/lomuz/lomuz/crdt"
 	"github.com/lomuz/lomuz/origin/catalog"
 )
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func sortTokens(ts []catalog.EnrollmentToken) {
 	sort.Slice(ts, func(i, j int) bool {

@@ -75,6 +75,9 @@ func (c *Core) setPresent(sha string, present bool) {
 	}
 	c.sel.SetPresent(sha, present)
 	c.gossipDirty()
+	if present {
+		c.cat.pendingCheck = true
+	}
 }
 
 // recomputeNeeds derives the needed blobs and their priorities from the catalog: every asset of a playlist that a
@@ -91,10 +94,14 @@ func (c *Core) recomputeNeeds() {
 		}
 	}
 	used := map[string]bool{}
-	for _, s := range v.schedules {
-		used[s.PlaylistID] = true
-		for _, sp := range s.Spots {
-			used[sp.PlaylistID] = true
+	for id, vs := range v.schedules {
+		// A schedule version waiting for its files is about to take over: its content is current too.
+		pending := v.active[id] != vs.rev
+		for _, pid := range append([]string{vs.s.PlaylistID}, spotLists(vs.s)...) {
+			used[pid] = true
+			if pending {
+				current[pid] = true
+			}
 		}
 	}
 	want := map[string]string{} // sha -> priority
@@ -171,6 +178,14 @@ func (c *Core) recomputeNeeds() {
 	}
 }
 
+func spotLists(s schedule.Schedule) []string {
+	out := make([]string, 0, len(s.Spots))
+	for _, sp := range s.Spots {
+		out = append(out, sp.PlaylistID)
+	}
+	return out
+}
+
 // maxPullChecks bounds how many missing blobs one tick examines, so a 10,000-blob backlog costs a bounded amount per
 // tick; the order is by priority, so the ones examined are the ones that matter.
 const maxPullChecks = 256
@@ -178,6 +193,10 @@ const maxPullChecks = 256
 func (c *Core) tickBlobs() {
 	if c.cat.changed {
 		c.recomputeNeeds()
+	}
+	if c.cat.pendingCheck {
+		c.cat.pendingCheck = false
+		c.activateSchedules()
 	}
 	if c.cat.devicesChanged {
 		c.cat.devicesChanged = false

@@ -17,19 +17,33 @@ import (
 type catalogView struct {
 	assets    map[string]schedule.Asset
 	playlists map[string]schedule.Playlist
-	schedules map[string]schedule.Schedule // only those of this store (tenant-wide or store/zone scoped here)
+	// schedules are every schedule of this store (tenant-wide or store/zone scoped here) with the revision of its
+	// record; active holds the revision of each one the selector has. A schedule enters the selector only once
+	// every file it plays is here (or when the zone has no active schedule at all, so there is nothing to keep
+	// playing instead): until then the previous version, or whatever was active, goes on.
+	schedules map[string]versioned
+	active    map[string]uint64
 	store     api.StoreInfo
 	devices   api.DeviceKeys
 	// changed is set when assets, playlists or schedules changed: needs and pins are recomputed on the next tick.
 	changed bool
 	// devicesChanged is set when the device-key list changed: the transfer layer's allow list is sent out.
 	devicesChanged bool
+	// pendingCheck is set when a blob arrived: pending schedules may now be complete.
+	pendingCheck bool
 }
 
 func (v *catalogView) init() {
 	v.assets = map[string]schedule.Asset{}
 	v.playlists = map[string]schedule.Playlist{}
-	v.schedules = map[string]schedule.Schedule{}
+	v.schedules = map[string]versioned{}
+	v.active = map[string]uint64{}
+}
+
+// versioned is a schedule with the revision of the record it came from.
+type versioned struct {
+	s   schedule.Schedule
+	rev uint64
 }
 
 // replay feeds everything known into a fresh selector.
@@ -40,8 +54,10 @@ func (v *catalogView) replay(sel *schedule.Selector) {
 	for _, p := range v.playlists {
 		_ = sel.UpsertPlaylist(p)
 	}
-	for _, s := range v.schedules {
-		_ = sel.UpsertSchedule(s)
+	for id, rev := range v.active {
+		if vs, ok := v.schedules[id]; ok && vs.rev == rev {
+			_ = sel.UpsertSchedule(vs.s)
+		}
 	}
 }
 
@@ -101,6 +117,7 @@ func (c *Core) applyRecord(r crdt.Record) error {
 	case "schedule":
 		if r.Deleted {
 			delete(v.schedules, id)
+			delete(v.active, id)
 			c.sel.RemoveSchedule(id)
 			v.changed = true
 			return nil
@@ -116,10 +133,8 @@ func (c *Core) applyRecord(r crdt.Record) error {
 		if err != nil {
 			return err
 		}
-		if err := c.sel.UpsertSchedule(s); err != nil {
-			return err
-		}
-		v.schedules[id], v.changed = s, true
+		v.schedules[id], v.changed = versioned{s: s, rev: r.Rev}, true
+		c.activateSchedules()
 	case "store":
 		if r.Deleted || id != c.cfg.Store {
 			return nil
@@ -148,6 +163,50 @@ func (c *Core) applyRecord(r crdt.Record) error {
 		return fmt.Errorf("unknown record kind %q", kind)
 	}
 	return nil
+}
+
+// activateSchedules moves into the selector every schedule version whose files are all here, or every pending one
+// when the zone has no active schedule now (first boot: something scheduled beats the built-in jingle).
+func (c *Core) activateSchedules() {
+	v := &c.cat
+	_, playing := c.sel.Active(c.Interval().Now())
+	for id, vs := range v.schedules {
+		if v.active[id] == vs.rev {
+			continue
+		}
+		if playing && !c.scheduleComplete(vs.s) {
+			continue
+		}
+		if err := c.sel.UpsertSchedule(vs.s); err != nil {
+			c.logf(levelWarn, "schedule not usable", "id", id, "err", err)
+			continue
+		}
+		v.active[id] = vs.rev
+		c.counters.SchedulesActivated++
+	}
+}
+
+// scheduleComplete reports whether every known asset of the schedule's playlist and spot playlists is here.
+func (c *Core) scheduleComplete(s schedule.Schedule) bool {
+	for _, pid := range append([]string{s.PlaylistID}, spotLists(s)...) {
+		for _, aid := range c.cat.playlists[pid].AssetIDs {
+			if a, ok := c.cat.assets[aid]; ok && a.SHA256 != "" && !c.blobs.present[a.SHA256] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pendingSchedules counts schedule versions waiting for their files.
+func (c *Core) pendingSchedules() int {
+	n := 0
+	for id, vs := range c.cat.schedules {
+		if c.cat.active[id] != vs.rev {
+			n++
+		}
+	}
+	return n
 }
 
 func assetFromWire(w api.Asset) (schedule.Asset, error) {

@@ -192,3 +192,43 @@ func TestClockAt1970NeverPlaysOutOfWindow(t *testing.T) {
 		t.Fatalf("status must report the clock problem: %+v", st.Clock)
 	}
 }
+
+// A new schedule takes over only once every file it plays is here; until then the previous one goes on.
+func TestNewScheduleWaitsForItsFiles(t *testing.T) {
+	sig := newSigner(t)
+	old := sig.asset("old", "O", nil)
+	sig.allDay(sig.playlist(old))
+	h := newHarness(t, sig, nil)
+	r := h.tick()
+	h.answer(r)
+	h.step(FetchResult{SHA256: old.SHA256, Kind: FetchDone})
+
+	n1 := sig.asset("new1", "N", nil)
+	n2 := sig.asset("new2", "M", nil)
+	pl := sig.playlist(n1, n2)
+	sc := api.Schedule{ID: "00000000-0000-4000-8000-000000000001", Scope: api.ScopeStore, StoreID: sig.store,
+		PlaylistID: pl.ID, Priority: 10, Start: "00:00", End: "00:00"}
+	sig.put("schedule/"+sc.ID, sc)
+	h.c.sched.syncNow(h.mono)
+	h.answer(h.advance(time.Second))
+	if st := h.c.Status(); st.PendingSchedules != 1 {
+		t.Fatalf("the new schedule must wait for its files: %d pending", st.PendingSchedules)
+	}
+	next := func(tok uint64) PlayCommand {
+		h.step(AudioEvent{Kind: AudioStarted, Token: tok})
+		return audioOf(t, h.step(AudioEvent{Kind: AudioEnded, Token: tok}))
+	}
+	if cmd := next(1); cmd.Asset.ID != old.ID {
+		t.Fatalf("before the new files arrive the old schedule must play, got %+v", cmd.Asset.Title)
+	}
+	h.step(FetchResult{SHA256: n1.SHA256, Kind: FetchDone})
+	h.advance(time.Second)
+	if cmd := next(2); cmd.Asset.ID != old.ID {
+		t.Fatalf("with one of two new files the old schedule must still play, got %q", cmd.Asset.Title)
+	}
+	h.step(FetchResult{SHA256: n2.SHA256, Kind: FetchDone})
+	h.advance(time.Second)
+	if cmd := next(3); cmd.Asset.ID != n1.ID && cmd.Asset.ID != n2.ID {
+		t.Fatalf("with all its files the new schedule must take over, got %q", cmd.Asset.Title)
+	}
+}

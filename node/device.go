@@ -53,6 +53,10 @@ type DeviceConfig struct {
 	Mesh func(en Enrollment, blobs BlobOpener) (Mesh, error)
 }
 
+// releaseEpoch is a time before which this build cannot be running: a device booting with its clock reset to 1970
+// still knows true time is later than this, before it has ever synced.
+var releaseEpoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
 // DefaultDeviceConfig is a node on loopback status, null output.
 func DefaultDeviceConfig() DeviceConfig {
 	return DeviceConfig{DataDir: "lomuz-node", Output: "null", StatusListen: "127.0.0.1:7071", Core: DefaultConfig()}
@@ -225,6 +229,9 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 	cc2.Device, cc2.Tenant, cc2.Store, cc2.Zone = en.DeviceID, en.TenantID, en.StoreID, en.ZoneID
 	cc2.TimeZone, cc2.OriginKey = en.TimeZone, ed25519.PublicKey(en.OriginPublicKey)
 	cc2.TimeState, cc2.History = restored.Time, restored.History
+	if cc2.Time.Epoch.IsZero() {
+		cc2.Time.Epoch = releaseEpoch
+	}
 	// An output faster than real time (WAV, unpaced null) is told the next track as soon as one starts.
 	cc2.PrepareAtStart = !sink.Paced()
 	if cc2.Seed == 0 {

@@ -132,45 +132,32 @@ func decidePull(in pullInput) pullDecision {
 	if len(holders) > 0 {
 		return pullDecision{Action: pullFromPeer, Source: rankPullers(in.Blob+"/lan/"+in.Self, holders)[0]}
 	}
-	var waitFor string
-	skipped := 0
-	ranked := rankPullers(in.Blob, in.Uplinked)
-	for k, id := range ranked {
-		if id == in.Self {
-			// A lower-ranked node that took over while this one was busy (all its fetch slots taken past
-			// StartGrace) and is making progress keeps the pull: a second cloud pull would cross the uplink twice.
-			if busy := movingPuller(in); busy != "" {
-				return pullDecision{Action: pullWait, Source: busy}
-			}
-			// Past its own turn (k+1 graces), the turn belongs to the next in rank, who may be starting now:
-			// pulling as well would race it. Once every node's turn has passed, any free node pulls.
-			elapsed := in.Now - in.Since
-			if k+1 < len(ranked) && elapsed >= in.StartGrace*time.Duration(k+1) &&
-				elapsed < in.StartGrace*time.Duration(len(ranked)) {
-				return pullDecision{Action: pullWait, Source: ranked[k+1]}
-			}
-			return pullDecision{Action: pullFromCloud}
-		}
-		if in.BadSources[id] {
-			continue // a node that served bad bytes is not trusted to pull for the store either
-		}
-		pb := in.Peers[id]
-		if pb.Fetching && in.Now-pb.Progress < in.StallAfter {
-			return pullDecision{Action: pullWait, Source: id}
-		}
-		// The k-th node in rank takes over from nodes that never started only after k grace periods, so that
-		// when every node was busy past the first grace (a backlog), the takeovers do not all happen at once.
-		if !pb.Fetching && in.Now-in.Since < in.StartGrace*time.Duration(skipped+1) {
-			return pullDecision{Action: pullWait, Source: id}
-		}
-		// Higher-ranked node stalled or never started: it is skipped, the next in rank decides.
-		skipped++
-		if waitFor == "" {
-			waitFor = id
+	// Someone already pulling with progress keeps the pull: a second cloud pull would cross the uplink twice.
+	if busy := movingPuller(in); busy != "" {
+		return pullDecision{Action: pullWait, Source: busy}
+	}
+	// Candidates are the live nodes with an uplink in rendezvous order, less those that served bad bytes (not
+	// trusted to pull for the store either). Turns go round them: the k-th owns the k-th StartGrace after the
+	// need was known, then the turns start again. One owner at a time means a busy top node, a dead one or a
+	// dropped bad source hands the pull to exactly one next node instead of every free node at once.
+	var ranked []string
+	for _, id := range rankPullers(in.Blob, in.Uplinked) {
+		if id == in.Self || !in.BadSources[id] {
+			ranked = append(ranked, id)
 		}
 	}
-	// No live node with an uplink would pull (this node has none either): wait; the blob may come from a peer later.
-	return pullDecision{Action: pullWait, Source: waitFor}
+	if len(ranked) == 0 || in.StartGrace <= 0 {
+		return pullDecision{Action: pullWait}
+	}
+	turn := ranked[int(max(in.Now-in.Since, 0)/in.StartGrace)%len(ranked)]
+	if turn == in.Self {
+		return pullDecision{Action: pullFromCloud}
+	}
+	if !slices.Contains(ranked, in.Self) {
+		// No uplink here: wait; the blob may come from a peer later.
+		return pullDecision{Action: pullWait, Source: ranked[0]}
+	}
+	return pullDecision{Action: pullWait, Source: turn}
 }
 
 // movingPuller is a peer (lowest id first) fetching the blob with progress seen within StallAfter, or "".

@@ -102,8 +102,8 @@ func TestDecidePull(t *testing.T) {
 		{"top busy past its grace leaves the turn to second", first, func(in *pullInput) {
 			in.Since = 85 * time.Second
 		}, pullDecision{Action: pullWait, Source: second}},
-		{"top pulls once every turn has passed", first, func(in *pullInput) {
-			in.Since = 0
+		{"top pulls when its turn comes round again", first, func(in *pullInput) {
+			in.Since = 70 * time.Second
 		}, pullDecision{Action: pullFromCloud}},
 		{"held on LAN: fetch from peer", third, func(in *pullInput) {
 			in.Peers[first] = peerBlob{Held: true}
@@ -111,7 +111,7 @@ func TestDecidePull(t *testing.T) {
 		{"bad source is never used", third, func(in *pullInput) {
 			in.Peers[first] = peerBlob{Held: true}
 			in.BadSources[first] = true
-			in.Since = 0
+			in.Since = 85 * time.Second // the bad source is out of the turns: the second turn is third's
 		}, pullDecision{Action: pullFromCloud}},
 		{"no uplink anywhere: wait", "z", func(in *pullInput) { in.Uplinked = nil },
 			pullDecision{Action: pullWait}},

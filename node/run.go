@@ -239,7 +239,17 @@ func (r *Runner) Serve(ctx context.Context) error {
 		case ch := <-r.pings:
 			close(ch)
 		case ch := <-r.statusReq:
-			ch <- r.core.Status()
+			st := r.core.Status()
+			prog := map[string]download.Progress{}
+			for _, p := range r.p.Downloads.Progress() {
+				prog[p.SHA256] = p
+			}
+			for i := range st.Downloads {
+				if p, ok := prog[st.Downloads[i].SHA256]; ok {
+					st.Downloads[i].Bytes, st.Downloads[i].BytesPerSec = p.Bytes, p.BytesPerSec
+				}
+			}
+			ch <- st
 		}
 	}
 }

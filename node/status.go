@@ -15,6 +15,7 @@ type Counters struct {
 	GossipSent, GossipReceived, GossipRejected            int
 	GossipDeferred, RecordsRejected, BadRecords           int
 	DecodeFailures, DeadAir, Warnings                     int
+	SchedulesActivated                                    int
 	// Plays counts plays per fallback level (indexed by schedule.Level).
 	Plays [schedule.LevelSilence + 1]int
 }
@@ -32,6 +33,8 @@ type Status struct {
 	Revision            uint64
 	Clock               trustedtime.Status
 	TrustedNow          time.Time
+	// PendingSchedules counts schedule versions waiting for their files before they take over.
+	PendingSchedules int
 	// CoveredUntil is the latest instant up to which the zone's schedule is covered by content held here: the end
 	// of the current Plan horizon if nothing ever falls back, else the first instant the plan falls back.
 	CoveredUntil time.Time
@@ -57,6 +60,9 @@ type CacheStatus struct {
 type DownloadStatus struct {
 	SHA256, Priority, Peer string
 	Size                   int64
+	// Bytes and BytesPerSec come from the download manager (filled in by Run).
+	Bytes       int64
+	BytesPerSec float64
 }
 
 // Brief is the cheap part of Status, published by the Runner after every loop iteration.
@@ -122,6 +128,7 @@ func (c *Core) Status() Status {
 		}
 		s.Downloads = append(s.Downloads, d)
 	}
+	s.PendingSchedules = c.pendingSchedules()
 	s.CoveredUntil = c.coveredUntil(iv.Now())
 	return s
 }

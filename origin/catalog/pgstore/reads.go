@@ -2,9 +2,11 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lomuz/lomuz/origin/catalog"
 )
@@ -130,16 +132,19 @@ const deviceByCredSQL = `SELECT ` + deviceCols + ` FROM devices WHERE credential
 // credential yet (a device enrolled a moment ago). A revocation reaches replicas after their lag.
 func (s *Store) DeviceByCredential(ctx context.Context, h catalog.Hash) (catalog.Device, error) {
 	var d catalog.Device
-	read := func(q querier) error {
-		return s.retry(ctx, func(ctx context.Context) error {
-			var err error
-			d, err = scanDevice(q.QueryRow(ctx, deviceByCredSQL, h[:]))
-			return err
-		})
+	read := func(ctx context.Context, q *pgxpool.Pool) error {
+		var err error
+		d, err = scanDevice(q.QueryRow(ctx, deviceByCredSQL, h[:]))
+		return err
 	}
-	err := read(s.reader())
-	if err != nil && len(s.replicas) > 0 {
-		err = read(s.w)
+	// One try on a replica; anything but a hit (unknown there, or the replica failing) goes to the writer, with
+	// retries, so a replica that is down costs one failed attempt rather than the caller's whole deadline.
+	err := errNoReplica
+	if len(s.replicas) > 0 && !s.closed.Load() {
+		err = read(ctx, s.reader())
+	}
+	if err != nil {
+		err = s.retry(ctx, func(ctx context.Context) error { return read(ctx, s.w) })
 	}
 	if err != nil {
 		return d, notFound(err, "device credential")
@@ -149,6 +154,8 @@ func (s *Store) DeviceByCredential(ctx context.Context, h catalog.Hash) (catalog
 	}
 	return d, nil
 }
+
+var errNoReplica = errors.New("pgstore: no replica")
 
 func (s *Store) EnrollmentTokenByHash(ctx context.Context, h catalog.Hash) (catalog.EnrollmentToken, error) {
 	var t catalog.EnrollmentToken

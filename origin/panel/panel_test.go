@@ -1,0 +1,281 @@
+package panel_test
+
+import (
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lomuz/lomuz/origin/api"
+)
+
+func TestLoginRejectsBadTokenAndForeignForms(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	b := newBrowser(t, e.url)
+	if st, page := b.login("lmza_not-a-real-token"); st != http.StatusUnauthorized || !strings.Contains(page, "was not accepted") {
+		t.Fatalf("bad token: %d\n%s", st, page)
+	}
+	// A sign-in form not issued to this browser (CSRF) is refused even with a good token.
+	if st, _ := b.post("/panel/login", url.Values{"csrf": {"forged"}, "token": {e.token}}); st != http.StatusForbidden {
+		t.Fatalf("forged login form: %d, want 403", st)
+	}
+	if st, _ := b.get("/panel/fleet"); st != http.StatusOK {
+		t.Fatalf("fleet after refused logins: %d", st)
+	}
+	if _, page := b.get("/panel/fleet"); !strings.Contains(page, `id="token"`) {
+		t.Fatal("not signed in, the fleet must redirect to the sign-in page")
+	}
+}
+
+func TestSessionSurvivesRestartAndWorksOnAnotherReplica(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.shop("Loja Centro", "Salão")
+	b := newBrowser(t, e.url)
+	if st, page := b.login(e.token); st != http.StatusOK || !strings.Contains(page, "Loja Centro") {
+		t.Fatalf("login: %d\n%s", st, page)
+	}
+	// A second replica (or the same origin after a restart) with the same signing key and catalog.
+	other := e.start(envOpts{})
+	u, _ := url.Parse(e.url)
+	u2, _ := url.Parse(other)
+	b.c.Jar.SetCookies(u2, b.c.Jar.Cookies(u)) // the browser sends the cookie to the same site; ports differ here
+	b.base = other
+	st, page := b.get("/panel/fleet")
+	if st != http.StatusOK || !strings.Contains(page, "Loja Centro") {
+		t.Fatalf("session on the other replica: %d\n%s", st, page)
+	}
+	// Signing out ends the session in this browser.
+	if st, _ := b.post("/panel/logout", url.Values{"csrf": {b.csrf(page)}}); st != http.StatusOK {
+		t.Fatalf("logout: %d", st)
+	}
+	if _, page := b.get("/panel/fleet"); !strings.Contains(page, `id="token"`) {
+		t.Fatal("after sign-out the fleet must ask to sign in")
+	}
+}
+
+func TestRevokedTokenEndsSession(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	st0, _ := e.shop("Loja", "Z")
+	tok := e.managerToken(st0.ID)
+	b := newBrowser(t, e.url)
+	if st, _ := b.login(tok); st != http.StatusOK {
+		t.Fatalf("login: %d", st)
+	}
+	var toks api.Page[api.AdminToken]
+	if err := e.admin.Do(testCtx(t), http.MethodGet, "/v1/admin-tokens", nil, &toks); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range toks.Items {
+		if at.Role == "manager" {
+			if err := e.admin.Do(testCtx(t), http.MethodPost, "/v1/admin-tokens/"+at.ID+"/revoke", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, page := b.get("/panel/fleet"); !strings.Contains(page, `id="token"`) {
+		t.Fatal("a revoked token's session must end at the next request")
+	}
+}
+
+func TestCSRFIsRequiredOnEveryForm(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	b := newBrowser(t, e.url)
+	_, page := b.login(e.token)
+	for _, path := range []string{"/panel/playlists", "/panel/schedules", "/panel/logout"} {
+		if st, _ := b.post(path, url.Values{"name": {"Evil"}}); st != http.StatusForbidden {
+			t.Errorf("POST %s without csrf: %d, want 403", path, st)
+		}
+		if st, _ := b.post(path, url.Values{"name": {"Evil"}, "csrf": {"x" + b.csrf(page)}}); st != http.StatusForbidden {
+			t.Errorf("POST %s with a wrong csrf: %d, want 403", path, st)
+		}
+	}
+	var pg api.Page[api.Playlist]
+	if err := e.admin.Do(testCtx(t), http.MethodGet, "/v1/playlists", nil, &pg); err != nil || len(pg.Items) != 0 {
+		t.Fatalf("refused forms must change nothing: %v %v", err, pg.Items)
+	}
+	// A CSRF token of another session is refused too.
+	b2 := newBrowser(t, e.url)
+	b2.login(e.token)
+	if st, _ := b2.post("/panel/playlists", url.Values{"name": {"X"}, "csrf": {b.csrf(page)}}); st != http.StatusForbidden {
+		t.Errorf("another session's csrf: %d, want 403", st)
+	}
+}
+
+func TestFailedSaveKeepsWhatWasTyped(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	b := newBrowser(t, e.url)
+	b.login(e.token)
+	_, page := b.get("/panel/schedules")
+	st, page := b.post("/panel/schedules", url.Values{"csrf": {b.csrf(page)}, "scope": {"tenant"},
+		"playlist": {"00000000-0000-4000-8000-000000000000"}, "priority": {"7"}, "start": {"25:99"}, "end": {"18:00"},
+		"at": {"09:15"}, "wd": {"1", "3"}})
+	if st != http.StatusUnprocessableEntity {
+		t.Fatalf("bad schedule: %d, want 422\n%s", st, page)
+	}
+	for _, want := range []string{`role="alert"`, "Not saved:", `value="25:99"`, `value="7"`, `value="09:15"`,
+		`id="wd1" checked`, `id="wd3" checked`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page after a failed save lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `id="wd2" checked`) {
+		t.Error("a day that was not ticked came back ticked")
+	}
+	// A priority that is not a number is explained without asking origin.
+	_, page = b.post("/panel/schedules", url.Values{"csrf": {b.csrf(page)}, "priority": {"high"}, "start": {"08:00"}, "end": {"09:00"}})
+	if !strings.Contains(page, "whole numbers") || !strings.Contains(page, `value="high"`) {
+		t.Errorf("non-numeric priority: no plain-words error or the typed value is lost")
+	}
+}
+
+func TestManagerSeesOwnStoreReadOnly(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	mine, z := e.shop("Loja Minha", "Salão")
+	e.shop("Loja Outra", "Caixa")
+	e.enroll(mine.ID, z.ID)
+	b := newBrowser(t, e.url)
+	st, page := b.login(e.managerToken(mine.ID))
+	if st != http.StatusOK || !strings.Contains(page, "Loja Minha") || strings.Contains(page, "Loja Outra") {
+		t.Fatalf("manager fleet: %d, must show only the own store\n%s", st, page)
+	}
+	if !strings.Contains(page, "1 devices") {
+		t.Errorf("manager fleet should count the store's device")
+	}
+	_, page = b.get("/panel/playlists")
+	if strings.Contains(page, `id="playlist-form"`) {
+		t.Error("a manager must not be offered the new-playlist form")
+	}
+	// Even a hand-made POST is refused by origin's rules and explained.
+	st, page = b.post("/panel/playlists", url.Values{"csrf": {b.csrf(page)}, "name": {"Sneaky"}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(page, "role does not allow") {
+		t.Fatalf("manager POST: %d\n%s", st, page)
+	}
+	var pg api.Page[api.Playlist]
+	if err := e.admin.Do(testCtx(t), http.MethodGet, "/v1/playlists", nil, &pg); err != nil || len(pg.Items) != 0 {
+		t.Fatalf("a manager's refused save changed something: %v %v", err, pg.Items)
+	}
+}
+
+func TestLanguageFromAcceptLanguageAndSwitch(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	b := newBrowser(t, e.url)
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/panel/login", nil)
+	req.Header.Set("Accept-Language", "fr;q=0.9, pt-BR;q=0.8, en;q=0.5")
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, res)
+	if !strings.Contains(body, `lang="pt-BR"`) || !strings.Contains(body, "Token de acesso") {
+		t.Fatalf("Accept-Language pt-BR did not give Portuguese:\n%s", body)
+	}
+	// The switch wins over the header and goes back to the page, never off-site.
+	if _, page := b.get("/panel/lang?l=en&next=" + url.QueryEscape("//evil.example/x")); !strings.Contains(page, "Access token") {
+		t.Fatalf("switch to English failed:\n%s", page)
+	}
+	req, _ = http.NewRequest(http.MethodGet, e.url+"/panel/login", nil)
+	req.Header.Set("Accept-Language", "pt-BR")
+	res, err = b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, res); !strings.Contains(body, "Access token") {
+		t.Fatal("the chosen language must win over Accept-Language")
+	}
+}
+
+func readBody(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	var sb strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := res.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return sb.String()
+}
+
+// TestReportsPreviewAndAlerts runs the read screens over real data: a device's plays in the fleet, the report
+// and its CSV (with ISRC), the preview from the selection code, and the alerts.
+func TestReportsPreviewAndAlerts(t *testing.T) {
+	e := newEnv(t, envOpts{}) // direct ingest: a WAV master is its own rendition
+	st, z := e.shop("Loja Centro", "Salão")
+	c := testCtx(t)
+	wav := wavBytes(8000)
+	up, err := e.admin.Upload(c, shaHex(wav), int64(len(wav)), strings.NewReader(string(wav)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.admin.CreateAsset(c, api.AssetInput{MasterSHA256: up.SHA256, Kind: "music", Title: "=Garota", Artist: "Tom",
+		ISRC: "BRABC2600001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := e.admin.CreatePlaylist(c, api.PlaylistInput{Name: "Manhã", AssetIDs: []string{a.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.admin.CreateSchedule(c, api.ScheduleInput{Scope: "tenant", PlaylistID: pl.ID, Start: "00:00", End: "00:00"}); err != nil {
+		t.Fatal(err)
+	}
+	d := e.enroll(st.ID, z.ID)
+	idle := e.enroll(st.ID, z.ID)
+	_ = idle
+	d.sync(t, a.ID, time.Now().Add(-time.Minute))
+
+	b := newBrowser(t, e.url)
+	b.login(e.token)
+	_, page := b.get("/panel/fleet")
+	for _, want := range []string{"=Garota — Tom", "1.4.2", "online", "never synced", "2 devices, 1 online"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("fleet lacks %q", want)
+		}
+	}
+	_, page = b.get("/panel/plays?" + url.Values{"store": {st.ID}}.Encode())
+	if !strings.Contains(page, "BRABC2600001") {
+		t.Errorf("plays report lacks the ISRC")
+	}
+	res, err := b.c.Get(e.url + "/panel/plays.csv?" + url.Values{"zone": {z.ID}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(readBody(t, res))).ReadAll()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("csv: %v %v", err, recs)
+	}
+	row := map[string]string{}
+	for i, h := range recs[0] {
+		row[h] = recs[1][i]
+	}
+	if row["isrc"] != "BRABC2600001" || row["title"] != "'=Garota" || row["device_id"] != d.id || row["store"] != "Loja Centro" {
+		t.Errorf("csv row %v", row)
+	}
+	_, page = b.get("/panel/preview?" + url.Values{"zone": {z.ID}, "hours": {"1"}}.Encode())
+	if !strings.Contains(page, `class="lvl-scheduled"`) || !strings.Contains(page, "=Garota") {
+		t.Errorf("preview does not play the scheduled track:\n%s", page)
+	}
+	if st, _ := b.get("/panel/preview?" + url.Values{"zone": {z.ID}, "hours": {"99"}}.Encode()); st != http.StatusBadRequest {
+		t.Errorf("preview of 99 hours: %d, want 400", st)
+	}
+	_, page = b.get("/panel/alerts")
+	if !strings.Contains(page, "never synced") {
+		t.Errorf("alerts lack the device that never synced")
+	}
+	_, page = b.get("/panel/schedules")
+	if strings.Count(page, `class="on"`) != 7*24 {
+		t.Errorf("an all-day, every-day schedule should fill the week grid, got %d cells", strings.Count(page, `class="on"`))
+	}
+	_, page = b.get("/panel/library?q=garota")
+	if !strings.Contains(page, "=Garota") || !strings.Contains(page, "ready") {
+		t.Errorf("library search misses the track")
+	}
+	if _, page = b.get("/panel/library?q=nothing-like-it"); strings.Contains(page, "=Garota") {
+		t.Errorf("library search returns a track that does not match")
+	}
+}

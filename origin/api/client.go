@@ -49,6 +49,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if len(cfg.BaseURLs) == 0 {
 		return nil, errors.New("api: at least one base URL is required")
 	}
+	cfg.BaseURLs = append([]string(nil), cfg.BaseURLs...) // the caller keeps its slice
 	for i, b := range cfg.BaseURLs {
 		u, err := url.Parse(b)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -6,7 +6,7 @@
 # Prints a markdown section.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BLOB_TIMES=${BLOB_TIMES:-5}
+BLOB_TIMES=${BLOB_TIMES:-10}
 # Each blob benchmark runs BLOB_COUNT times, interleaved with its baseline, and the best run counts: on a shared
 # machine the load, not the code, makes the slow runs.
 BLOB_COUNT=${BLOB_COUNT:-3}

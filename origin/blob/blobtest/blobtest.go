@@ -326,6 +326,16 @@ func testRanges(t *testing.T, s blob.Store) {
 		if info.Size != 10_000 {
 			t.Fatalf("Get(off %d, n %d) info size %d, want the whole blob's 10000", tc.off, tc.n, info.Size)
 		}
+		// The same range through io.Copy, which takes a reader's WriteTo or a writer's ReadFrom when they exist.
+		rc, _, err := s.Get(ctxT(t), "range/x", tc.off, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := io.Copy(&buf, rc); err != nil || !bytes.Equal(buf.Bytes(), b[tc.wantFrom:tc.wantTo]) {
+			t.Fatalf("io.Copy of Get(off %d, n %d): %d bytes, %v", tc.off, tc.n, buf.Len(), err)
+		}
+		rc.Close()
 	}
 	for _, off := range []int64{-1, 10_001} {
 		if _, _, err := s.Get(ctxT(t), "range/x", off, 10); !errors.Is(err, blob.ErrInvalidRange) {

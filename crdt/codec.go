@@ -37,7 +37,7 @@ func EncodeDelta(d Delta) ([]byte, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	w := &writer{b: make([]byte, 0, 256)}
+	w := &writer{b: make([]byte, 0, sizeHint(&d))}
 	encodeDelta(w, &d)
 	if len(w.b) > MaxDeltaBytes {
 		return nil, fmt.Errorf("crdt: delta of %d bytes over limit %d: split it", len(w.b), MaxDeltaBytes)
@@ -119,6 +119,28 @@ func encodeDelta(w *writer, d *Delta) {
 		w.varint(o.Settings.MuteFromMS)
 		w.varint(o.Settings.MuteUntilMS)
 	}
+}
+
+// sizeHint is a cheap estimate of a delta's encoded size, so the buffer grows at most once or twice.
+func sizeHint(d *Delta) int {
+	n := 64 + len(d.Tenant) + 8*len(d.Catalog.Survivors)
+	for _, r := range d.Catalog.Records {
+		n += len(r.Key) + len(r.Body) + len(r.Sig) + 8
+	}
+	for _, kr := range d.Catalog.Held {
+		n += len(kr.Key) + 4
+	}
+	for _, id := range d.Inventory {
+		n += len(id.Node) + 16 + 8*len(id.Items)
+	}
+	if len(d.Inventory) > 0 {
+		n += 32 * len(d.Inventory[0].Items) // most blobs are shared: the table is about one entry's size
+	}
+	for _, pd := range d.Plays {
+		n += len(pd.Node) + 48 + 140*len(pd.Events)
+	}
+	n += 80*len(d.Times) + 64*len(d.Overrides)
+	return min(n, MaxDeltaBytes)
 }
 
 // shaTable returns the distinct blob hashes of the inventory deltas, sorted.

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -46,14 +47,14 @@ func (b BlobItem) validate() error {
 	switch b.State {
 	case BlobRemoved, BlobHeld:
 		if b.Bytes != 0 || b.ProgressMS != 0 {
-			return fmt.Errorf("crdt: blob %x: progress on a %v blob", b.SHA[:6], b.State)
+			return fmt.Errorf("crdt: blob %s: progress on a %v blob", shortSHA(b.SHA), b.State)
 		}
 	case BlobFetching:
 	default:
-		return fmt.Errorf("crdt: blob %x: unknown state %d", b.SHA[:6], b.State)
+		return fmt.Errorf("crdt: blob %s: unknown state %d", shortSHA(b.SHA), b.State)
 	}
 	if b.Counter == 0 {
-		return fmt.Errorf("crdt: blob %x: counter 0 (counters start at 1)", b.SHA[:6])
+		return fmt.Errorf("crdt: blob %s: counter 0 (counters start at 1)", shortSHA(b.SHA))
 	}
 	return nil
 }
@@ -222,7 +223,11 @@ func (v *Inventory) Items(node string) []BlobItem {
 	return out
 }
 
-func compareSHA(a, b [32]byte) int { return strings.Compare(string(a[:]), string(b[:])) }
+func compareSHA(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) }
+
+// shortSHA is a hash's first 6 bytes in hex, for error messages (taking the array by value keeps callers'
+// items off the heap).
+func shortSHA(h [32]byte) string { return hex.EncodeToString(h[:6]) }
 
 // NodeBlob is one node's item, as reported in Changes and by Fetchers.
 type NodeBlob struct {

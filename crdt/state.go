@@ -461,7 +461,7 @@ func (d *Delta) Validate() error {
 				return fmt.Errorf("crdt: inventory of %s: counters not increasing", id.Node)
 			}
 			if _, dup := shas[it.SHA]; dup {
-				return fmt.Errorf("crdt: inventory of %s: blob %x twice", id.Node, it.SHA[:6])
+				return fmt.Errorf("crdt: inventory of %s: blob %s twice", id.Node, shortSHA(it.SHA))
 			}
 			shas[it.SHA] = struct{}{}
 		}

@@ -248,11 +248,11 @@ type catalogResult struct {
 	removed  int      // dropped by a reset or a full resync
 }
 
-// put merges one verified record; it reports whether the record entered. complete is the sender's watermark
-// (origin: the top revision, it only ever sends current versions).
-func (c *Catalog) put(r Record, complete uint64, res *catalogResult) bool {
+// put merges one verified record; it reports whether the record entered. complete is the sender's watermark;
+// fromOrigin skips the staleness check: origin only ever sends current versions.
+func (c *Catalog) put(r Record, complete uint64, fromOrigin bool, res *catalogResult) bool {
 	old, ok := c.recs[r.Key]
-	if !ok {
+	if !ok && !fromOrigin {
 		// At or below the horizon a record for a key not held may be one whose deletion was forgotten: refuse it
 		// when this replica is complete past it (the key moved on, or was deleted), or when the sender may not
 		// know of the deletion. Above the horizon an outdated record is harmless: the current version is above
@@ -314,7 +314,7 @@ func (c *Catalog) merge(d *CatalogDelta, tenant string, verify Verifier, res *ca
 			rejected++
 			continue
 		}
-		c.put(r, d.Complete, res)
+		c.put(r, d.Complete, false, res)
 	}
 	res.rejected += rejected
 	stale = res.stale - stale
@@ -380,7 +380,7 @@ func (c *Catalog) applyOrigin(u *OriginUpdate, tenant string, verify Verifier, r
 		c.horizon = max(c.horizon, u.To)
 	}
 	for _, r := range u.Records {
-		c.put(r, ^uint64(0), res)
+		c.put(r, 0, true, res)
 	}
 	if (u.Full || u.From <= c.watermark) && u.To > c.watermark {
 		c.watermark = u.To

@@ -327,3 +327,29 @@ func TestSplitBudget(t *testing.T) {
 		t.Fatal("a budget below the header accepted")
 	}
 }
+
+// TestFullResyncRestoresMissing: a replica that lost a record below its horizon gets it back from origin's full
+// answer (the case a state hash mismatch exists for).
+func TestFullResyncRestoresMissing(t *testing.T) {
+	s := newTestState(t, "n1")
+	a := signRecord(Record{Key: "asset/a", Tenant: testTenant, Rev: 1, Body: []byte(`1`)})
+	b := signRecord(Record{Key: "asset/b", Tenant: testTenant, Rev: 2, Body: []byte(`2`)})
+	if _, err := s.ApplyOrigin(OriginUpdate{To: 2, Full: true, Records: []Record{b}}, verifyRecord); err != nil {
+		t.Fatal(err)
+	}
+	if s.Catalog().Horizon() != 2 || s.Catalog().Len() != 1 {
+		t.Fatalf("horizon %d, %d records", s.Catalog().Horizon(), s.Catalog().Len())
+	}
+	if _, err := s.ApplyOrigin(OriginUpdate{To: 2, Full: true, Records: []Record{a, b}}, verifyRecord); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Catalog().Get("asset/a"); !ok {
+		t.Fatal("origin's full answer did not restore a record below the horizon")
+	}
+	var want StateHash
+	want.Add("asset/a", 1)
+	want.Add("asset/b", 2)
+	if s.Catalog().StateHash() != want {
+		t.Fatal("state hash after the full answer")
+	}
+}

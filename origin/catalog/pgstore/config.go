@@ -23,6 +23,11 @@ type Config struct {
 	MaxRetryBackoff time.Duration
 	// RetryBudget bounds retrying when the caller's context has no deadline. With a deadline, retries stop at it.
 	RetryBudget time.Duration
+	// AnalyzeAfter and AnalyzeEvery: a transaction that writes at least AnalyzeAfter records refreshes the
+	// planner's statistics of the records table, at most once per AnalyzeEvery per process, so that full
+	// resyncs keep their index plan right after a bulk import (see afterBulk). AnalyzeAfter < 0 disables it.
+	AnalyzeAfter int
+	AnalyzeEvery time.Duration
 	// SkipMigrate leaves the embedded migrations unrun at Open; set it only when another process migrates.
 	SkipMigrate bool
 }
@@ -35,6 +40,8 @@ func DefaultConfig(url string) Config {
 		RetryBackoff:    10 * time.Millisecond,
 		MaxRetryBackoff: 500 * time.Millisecond,
 		RetryBudget:     15 * time.Second,
+		AnalyzeAfter:    500,
+		AnalyzeEvery:    10 * time.Second,
 	}
 }
 
@@ -56,11 +63,22 @@ func (c *Config) validate() error {
 	if c.RetryBudget == 0 {
 		c.RetryBudget = d.RetryBudget
 	}
+	if c.AnalyzeAfter == 0 {
+		c.AnalyzeAfter = d.AnalyzeAfter
+	}
+	if c.AnalyzeAfter < 0 {
+		c.AnalyzeAfter = int(^uint(0) >> 1)
+	}
+	if c.AnalyzeEvery == 0 {
+		c.AnalyzeEvery = d.AnalyzeEvery
+	}
 	switch {
 	case c.MaxConns < 1 || c.MaxConns > 1000:
 		return fmt.Errorf("pgstore: MaxConns %d outside 1..1000", c.MaxConns)
 	case c.RetryBackoff < 0 || c.MaxRetryBackoff < c.RetryBackoff:
 		return fmt.Errorf("pgstore: RetryBackoff %v must be >= 0 and <= MaxRetryBackoff %v", c.RetryBackoff, c.MaxRetryBackoff)
+	case c.AnalyzeEvery < 0:
+		return fmt.Errorf("pgstore: AnalyzeEvery %v is negative", c.AnalyzeEvery)
 	case c.RetryBudget < 0:
 		return fmt.Errorf("pgstore: RetryBudget %v is negative", c.RetryBudget)
 	}

@@ -372,3 +372,50 @@ func TestDeadReplica(t *testing.T) {
 		t.Fatalf("records since with a dead replica: %+v, %v", p, err)
 	}
 }
+
+// TestAnalyzeAfterBulk checks that a bulk write refreshes the planner's statistics of records, so full resyncs
+// keep their index plan before autovacuum gets to the table.
+func TestAnalyzeAfterBulk(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig(testenv.Postgres(t))
+	cfg.AnalyzeAfter = 20
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := newWorld(t, s)
+	err = s.Update(ctx, w.tenant, func(tx catalog.Tx) error {
+		rev, err := tx.NextRevision()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 20; i++ {
+			r := crdt.Record{Key: fmt.Sprintf("asset/%d", i), Tenant: w.tenant, Rev: rev, Body: []byte("{}")}
+			if err := tx.PutRecord(r, catalog.TenantScope); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Statistics views are updated asynchronously: poll them, with a deadline.
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		var n int64
+		if err := s.w.QueryRow(ctx, `SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables
+			WHERE relname = 'records'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("records was not analyzed after a bulk write")
+		}
+	}
+}

@@ -34,6 +34,8 @@ type Store struct {
 	replicas []*pgxpool.Pool
 	next     atomic.Uint32 // round-robin over replicas
 	closed   atomic.Bool
+	// lastAnalyze is when afterBulk last ran ANALYZE (unix ns).
+	lastAnalyze atomic.Int64
 }
 
 // Open connects to the writer (and replicas), runs the embedded migrations unless cfg.SkipMigrate, and returns the

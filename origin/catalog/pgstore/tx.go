@@ -50,8 +50,26 @@ func (s *Store) Update(ctx context.Context, tenantID string, fn func(catalog.Tx)
 		} else if err != nil {
 			return err
 		}
+		s.afterBulk(ctx, t.puts)
 		return nil
 	})
+}
+
+// afterBulk refreshes the planner's statistics of records after a transaction that wrote at least
+// Config.AnalyzeAfter records, at most once per Config.AnalyzeEvery. Right after a bulk import the statistics
+// still describe a small table, and the planner then sorts the whole catalog for each page of a full resync
+// (1.8 s a page instead of 0.1 s at 100,000 records, measured) until autovacuum analyzes it. Best effort: a
+// failure only leaves that to autovacuum.
+func (s *Store) afterBulk(ctx context.Context, puts int) {
+	if puts < s.cfg.AnalyzeAfter {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.lastAnalyze.Load()
+	if now-last < int64(s.cfg.AnalyzeEvery) || !s.lastAnalyze.CompareAndSwap(last, now) {
+		return
+	}
+	_, _ = s.w.Exec(ctx, `ANALYZE records`)
 }
 
 // ErrCommitUnknown is returned by Update when the connection failed while COMMIT was in flight: the transaction
@@ -67,6 +85,7 @@ type pgTx struct {
 	rev    uint64 // this transaction's revision once taken, else 0
 	hashes map[string]*crdt.StateHash
 	scopes map[string]bool // store scopes checked to exist in this transaction
+	puts   int             // records written
 	// failed is the first database error: after it the transaction is aborted, so every later call fails too.
 	failed error
 	done   bool
@@ -217,6 +236,7 @@ func (t *pgTx) PutRecord(rec crdt.Record, scope string) error {
 	if !rec.Deleted {
 		h.Add(rec.Key, rec.Rev)
 	}
+	t.puts++
 	return nil
 }
 

@@ -44,8 +44,8 @@ func waitFrames(t *testing.T, sink *audio.NullSink, d time.Duration) {
 	}
 }
 
-// Play cuts the current track with a crossfade; Stop fades out and drops the prepared track. On an unpaced sink
-// the engine waits for the caller MaxCrossfade before the end, so Play lands at a known point.
+// Play cuts the current track with a crossfade; Stop fades it out. On an unpaced sink the engine waits for the
+// caller MaxCrossfade before the end, so each command lands at a known point.
 func TestPlayAndStop(t *testing.T) {
 	dir := t.TempDir()
 	long := audiotest.Generate(t, dir, "long", audiotest.Spec{Source: "pink", Seconds: 20, Codec: audio.CodecFLAC})
@@ -82,11 +82,9 @@ func TestPlayAndStop(t *testing.T) {
 	}
 	near(t, "long cut after crossfade at", end.Position.Seconds(), 5+cfg.Crossfade.Seconds(), 0.001)
 
-	// "other" plays alone from 8 s; the engine holds again at its own 5 s mark, 10 s into the output.
+	// "other" plays alone from 8 s; the engine holds again at its own 5 s mark, 10 s into the output, so the Stop
+	// lands there.
 	waitFrames(t, sink, 10*time.Second)
-	if err := eng.Prepare(audio.JingleTrack()); err != nil {
-		t.Fatal(err)
-	}
 	if err := eng.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +97,7 @@ func TestPlayAndStop(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	for ev := range eng.Events() {
-		if ev.Kind == audio.EventTrackStarted {
-			t.Errorf("the dropped prepared track started: %v", ev)
-		}
+	for range eng.Events() {
 	}
 	if err := eng.Prepare(audio.JingleTrack()); !errors.Is(err, audio.ErrClosed) {
 		t.Errorf("Prepare after Serve returned = %v, want ErrClosed", err)
@@ -197,4 +192,46 @@ func TestPlayThenPrepareInOneBatch(t *testing.T) {
 		t.Errorf("Stats().Output = %v, want %v", st.Output, want)
 	}
 	near(t, "output seconds", st.Output.Seconds(), 3, 0.01) // 2 s + 2 s - 1 s (crossfade capped at half of b)
+}
+
+// Stop drops the prepared track: Play, Prepare and Stop taken in one batch leave only the played track, faded out.
+func TestStopDropsPrepared(t *testing.T) {
+	dir := t.TempDir()
+	a := audiotest.Generate(t, dir, "a", audiotest.Spec{Source: "sine", Seconds: 2, Codec: audio.CodecWAV})
+	cfg := audio.DefaultEngineConfig()
+	eng, err := audio.NewEngine(cfg, audio.NewNullSink(outRate, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{eng.Play(fileTrack("a", a)), eng.Prepare(audio.JingleTrack()), eng.Stop()} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- eng.Serve(ctx) }()
+	var events []audio.Event
+	for ev := range eng.Events() {
+		events = append(events, ev)
+		if ev.Kind == audio.EventTrackEnded {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for ev := range eng.Events() {
+		events = append(events, ev)
+	}
+	end := one(t, events, audio.EventTrackEnded, "a")
+	if end.Reason != audio.EndStopped {
+		t.Errorf("a ended %v", end.Reason)
+	}
+	near(t, "a stopped after", end.Position.Seconds(), cfg.StopFade.Seconds(), 0.001)
+	if s := find(events, audio.EventTrackStarted, audio.JingleTrack().ID); len(s) != 0 {
+		t.Errorf("the dropped prepared track started: %v", s)
+	}
 }

@@ -116,6 +116,7 @@ type Store struct {
 	cfg     Config
 	client  *s3.Client
 	presign *s3.PresignClient
+	parts   sync.Pool // *[]byte of PartSize: part buffers reused across Puts rather than 8 MiB allocations each
 }
 
 var (
@@ -186,7 +187,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutO
 		return blob.Info{}, err
 	}
 	v := blob.NewVerifyingReader(r, opts, s.cfg.MaxSize)
-	first, eof, err := s.readPart(v, nil)
+	firstBuf := s.getPart()
+	defer s.putPart(firstBuf)
+	first, eof, err := s.readPart(v, firstBuf)
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("s3blob: put %s: %w", key, err)
 	}
@@ -217,11 +220,20 @@ func contentType(ct string) *string {
 	return aws.String(ct)
 }
 
-// readPart fills buf (allocated at PartSize when nil) from r. eof reports that the stream ended (verified, or err).
-func (s *Store) readPart(r io.Reader, buf []byte) (part []byte, eof bool, err error) {
-	if buf == nil {
-		buf = make([]byte, s.cfg.PartSize)
+func (s *Store) getPart() []byte {
+	if p, ok := s.parts.Get().(*[]byte); ok {
+		return *p
 	}
+	return make([]byte, s.cfg.PartSize)
+}
+
+func (s *Store) putPart(b []byte) {
+	b = b[:cap(b)]
+	s.parts.Put(&b)
+}
+
+// readPart fills buf (PartSize long) from r. eof reports that the stream ended (verified, or err).
+func (s *Store) readPart(r io.Reader, buf []byte) (part []byte, eof bool, err error) {
 	n, err := io.ReadFull(r, buf[:s.cfg.PartSize])
 	switch {
 	case err == nil:
@@ -283,9 +295,10 @@ func (s *Store) uploadParts(ctx context.Context, key string, uploadID *string, v
 		wg    sync.WaitGroup
 	)
 	// Buffers cycle through free: Uploads+1 parts in memory at most (Uploads in flight, one being read).
+	// The caller owns first's buffer; the Uploads others are taken from and given back to the pool.
 	free := make(chan []byte, s.cfg.Uploads+1)
 	for range s.cfg.Uploads {
-		free <- make([]byte, s.cfg.PartSize)
+		free <- s.getPart()
 	}
 	send := func(num int32, data []byte) {
 		defer wg.Done()
@@ -321,16 +334,25 @@ func (s *Store) uploadParts(ctx context.Context, key string, uploadID *string, v
 		}
 		next, eof, err := s.readPart(v, buf)
 		if err != nil {
+			free <- buf
 			rerr = fmt.Errorf("s3blob: put %s: %w", key, err)
 			cancel()
 			break
 		}
 		if len(next) == 0 {
+			free <- buf
 			break // the stream ended on a part boundary
 		}
 		cur, curEOF, num = next, eof, num+1
 	}
 	wg.Wait()
+	// Every buffer is back in free now: Uploads+1, one of which is first's. Keep the caller's, pool the rest.
+	close(free)
+	for b := range free {
+		if &b[:1][0] != &first[:1][0] {
+			s.putPart(b)
+		}
+	}
 	switch {
 	case rerr != nil:
 		return nil, rerr

@@ -6,8 +6,9 @@
 // the old blob or the new one, never a partial file, and a blob whose Put returned survives a power loss. Temp
 // files left by a crash are removed when a store opens the directory, once they are older than Config.StaleTemp.
 //
-// Get returns a reader whose WriteTo passes the open file, bounded by the range, to the writer: copied to a TCP
-// connection (origin answering GET /v1/blobs/), the bytes go by sendfile(2).
+// Get returns a reader whose WriteTo passes the open file, bounded by the range, to the writer: io.Copy of it to a
+// TCP connection (or an http.ResponseWriter) sends the bytes by sendfile(2). A wrapper that hides WriteTo (a plain
+// io.LimitReader, http.ServeContent's copy) loses that.
 //
 // Limits: a key cannot be both a blob and the parent of another (a file cannot be a directory); List reads the
 // directory tree under the prefix into memory and sorts it (fine for origin's garbage collection scans, which list

@@ -210,6 +210,7 @@ func (c *Core) tickBlobs() {
 		return
 	}
 	uplinked := c.uplinkedNodes()
+	nowMS := c.trustedMS()
 	checks := 0
 	for _, sha := range c.blobs.order {
 		if len(c.blobs.fetching) >= c.cfg.MaxFetches || checks >= maxPullChecks {
@@ -220,7 +221,7 @@ func (c *Core) tickBlobs() {
 		}
 		checks++
 		n := c.blobs.needs[sha]
-		d := decidePull(c.pullInput(n, uplinked))
+		d := decidePull(c.pullInput(n, uplinked, nowMS))
 		switch d.Action {
 		case pullFromCloud:
 			c.startFetch(n, "")
@@ -266,7 +267,7 @@ func (c *Core) uplinkedNodes() []string {
 	return out
 }
 
-func (c *Core) pullInput(n *need, uplinked []string) pullInput {
+func (c *Core) pullInput(n *need, uplinked []string, nowMS int64) pullInput {
 	h, _ := crdt.ParseSHA256(n.sha)
 	peers := map[string]peerBlob{}
 	inv := c.state.Inventory()
@@ -284,7 +285,7 @@ func (c *Core) pullInput(n *need, uplinked []string) pullInput {
 		}
 		peers[p] = pb
 	}
-	return pullInput{Blob: n.sha, Self: c.cfg.Device, Now: c.now.Mono, Since: n.since, Uplinked: uplinked,
+	return pullInput{Blob: n.sha, Self: c.cfg.Device, Now: c.now.Mono, Since: n.since, TrustedMS: nowMS, Uplinked: uplinked,
 		Peers: peers, BadSources: c.blobs.bad, StartGrace: c.cfg.StartGrace, StallAfter: c.cfg.StallAfter}
 }
 

@@ -232,3 +232,12 @@ func TestNewScheduleWaitsForItsFiles(t *testing.T) {
 		t.Fatalf("with all its files the new schedule must take over, got %q", cmd.Asset.Title)
 	}
 }
+
+func TestAudioCodecNames(t *testing.T) {
+	for in, want := range map[string]string{"vorbis": "vorbis", "mp3": "mp3", "flac": "flac", "pcm": "wav",
+		"wav": "wav", "aac": "", "": ""} {
+		if got := string(audioCodec(in)); got != want {
+			t.Errorf("audioCodec(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

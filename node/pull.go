@@ -115,6 +115,8 @@ type pullInput struct {
 	Peers map[string]peerBlob
 	// BadSources are peers that served bytes that failed verification; they are never used as a source.
 	BadSources map[string]bool
+	// TrustedMS is trusted time (unix ms): takeover turns are slots of it, common to the store's nodes.
+	TrustedMS int64
 	// StartGrace is how long a higher-ranked node has to start fetching once the need is known; StallAfter how long
 	// it may go without progress before the next node takes over.
 	StartGrace, StallAfter time.Duration
@@ -137,9 +139,12 @@ func decidePull(in pullInput) pullDecision {
 		return pullDecision{Action: pullWait, Source: busy}
 	}
 	// Candidates are the live nodes with an uplink in rendezvous order, less those that served bad bytes (not
-	// trusted to pull for the store either). Turns go round them: the k-th owns the k-th StartGrace after the
-	// need was known, then the turns start again. One owner at a time means a busy top node, a dead one or a
-	// dropped bad source hands the pull to exactly one next node instead of every free node at once.
+	// trusted to pull for the store either). The top one owns the pull for StartGrace after the need is known.
+	// Past that (it was busy, dead, or dropped as a source), turns go round the candidates in slots of
+	// StartGrace of trusted time, which the store's nodes share within their clock error: one owner at a time
+	// hands the pull to exactly one next node instead of every free node at once. A node pulls only inside the
+	// middle of its slot (turnGuard from each edge), so nodes whose clocks disagree by less than that never
+	// both own a slot.
 	var ranked []string
 	for _, id := range rankPullers(in.Blob, in.Uplinked) {
 		if id == in.Self || !in.BadSources[id] {
@@ -149,16 +154,29 @@ func decidePull(in pullInput) pullDecision {
 	if len(ranked) == 0 || in.StartGrace <= 0 {
 		return pullDecision{Action: pullWait}
 	}
-	turn := ranked[int(max(in.Now-in.Since, 0)/in.StartGrace)%len(ranked)]
-	if turn == in.Self {
-		return pullDecision{Action: pullFromCloud}
-	}
 	if !slices.Contains(ranked, in.Self) {
 		// No uplink here: wait; the blob may come from a peer later.
 		return pullDecision{Action: pullWait, Source: ranked[0]}
 	}
+	if in.Now-in.Since < in.StartGrace {
+		if ranked[0] == in.Self {
+			return pullDecision{Action: pullFromCloud}
+		}
+		return pullDecision{Action: pullWait, Source: ranked[0]}
+	}
+	slot := max(in.StartGrace.Milliseconds(), 1)
+	t := max(in.TrustedMS, 0)
+	turn := ranked[int((t/slot)%int64(len(ranked)))]
+	guard := min(turnGuard, in.StartGrace/4)
+	if pos := time.Duration(t%slot) * time.Millisecond; turn == in.Self && pos >= guard && pos < in.StartGrace-guard {
+		return pullDecision{Action: pullFromCloud}
+	}
 	return pullDecision{Action: pullWait, Source: turn}
 }
+
+// turnGuard keeps a takeover away from the edges of its slot: more than the gossip interval (500 ms) plus LAN
+// latency, so a pull started at the end of one slot is seen before the next slot's owner decides.
+const turnGuard = time.Second
 
 // movingPuller is a peer (lowest id first) fetching the blob with progress seen within StallAfter, or "".
 func movingPuller(in pullInput) string {

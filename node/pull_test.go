@@ -62,7 +62,8 @@ func TestDecidePull(t *testing.T) {
 	base := func(self string) pullInput {
 		return pullInput{
 			Blob: blob, Self: self, Now: 100 * time.Second, Since: 99 * time.Second,
-			Uplinked: nodes, Peers: map[string]peerBlob{}, BadSources: map[string]bool{},
+			TrustedMS: 15_000, // the middle of takeover slot 1 (10 s slots)
+			Uplinked:  nodes, Peers: map[string]peerBlob{}, BadSources: map[string]bool{},
 			StartGrace: 10 * time.Second, StallAfter: 30 * time.Second,
 		}
 	}
@@ -96,15 +97,18 @@ func TestDecidePull(t *testing.T) {
 		{"third gives second its own grace before taking over", third, func(in *pullInput) {
 			in.Since = 85 * time.Second // one grace passed, not two
 		}, pullDecision{Action: pullWait, Source: second}},
-		{"third takes over when neither higher node started in two graces", third, func(in *pullInput) {
-			in.Since = 75 * time.Second
+		{"third takes over in its slot when neither higher node started", third, func(in *pullInput) {
+			in.Since, in.TrustedMS = 75*time.Second, 25_000
 		}, pullDecision{Action: pullFromCloud}},
 		{"top busy past its grace leaves the turn to second", first, func(in *pullInput) {
 			in.Since = 85 * time.Second
 		}, pullDecision{Action: pullWait, Source: second}},
 		{"top pulls when its turn comes round again", first, func(in *pullInput) {
-			in.Since = 70 * time.Second
+			in.Since, in.TrustedMS = 70*time.Second, 35_000
 		}, pullDecision{Action: pullFromCloud}},
+		{"no takeover at the edge of a slot", second, func(in *pullInput) {
+			in.Since, in.TrustedMS = 0, 10_500
+		}, pullDecision{Action: pullWait, Source: second}},
 		{"held on LAN: fetch from peer", third, func(in *pullInput) {
 			in.Peers[first] = peerBlob{Held: true}
 		}, pullDecision{Action: pullFromPeer, Source: first}},

@@ -370,6 +370,22 @@ func (r *Runner) perform(ctx context.Context, rd Ready, wg *sync.WaitGroup) erro
 	return nil
 }
 
+// audioCodec maps origin's codec names (api.Asset.Codec) to the engine's hints; an unknown one leaves the engine to
+// recognise the file by its first bytes.
+func audioCodec(c string) audio.Codec {
+	switch c {
+	case "vorbis", "ogg":
+		return audio.CodecVorbis
+	case "mp3":
+		return audio.CodecMP3
+	case "flac":
+		return audio.CodecFLAC
+	case "pcm", "wav":
+		return audio.CodecWAV
+	}
+	return ""
+}
+
 func constURL(u string) func(string) string { return func(string) string { return u } }
 
 func downloadPriority(p string) download.Priority {
@@ -430,7 +446,7 @@ func (r *Runner) playCommand(cmd PlayCommand) {
 		sha := cmd.Asset.SHA256
 		t = audio.Track{
 			Open:         func() (io.ReadSeekCloser, error) { return r.p.Blobs.Open(sha) },
-			Codec:        audio.Codec(cmd.Asset.Codec),
+			Codec:        audioCodec(cmd.Asset.Codec),
 			LoudnessLUFS: cmd.Asset.LoudnessLUFS,
 			CueIn:        cmd.Asset.CueIn,
 			CueOut:       cmd.Asset.CueOut,

@@ -44,14 +44,16 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(v, 'f', 1, 64) + " LUFS"
 	},
-	"query": func(kv ...string) string { // query "k1" v1 "k2" v2 ... -> "k1=v1&k2=v2", empty values dropped
+	// query "k1" v1 "k2" v2 ... -> "k1=v1&k2=v2", empty values dropped. It is typed as a URL so html/template
+	// keeps its = and & (the values are escaped here).
+	"query": func(kv ...string) template.URL {
 		q := url.Values{}
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] != "" {
 				q.Set(kv[i], kv[i+1])
 			}
 		}
-		return q.Encode()
+		return template.URL(q.Encode())
 	},
 	"add":     func(a, b int) int { return a + b },
 	"has":     func(list []string, v string) bool { return contains(list, v) },
@@ -149,14 +151,14 @@ type pager struct {
 	Page       int
 	HasPrev    bool
 	HasNext    bool
-	PrevQuery  string
-	NextQuery  string
-	FirstQuery string
+	PrevQuery  template.URL
+	NextQuery  template.URL
+	FirstQuery template.URL
 }
 
 // newPager builds the controls of a page-numbered list; base holds the other query parameters.
 func newPager(base url.Values, page int, hasNext bool) pager {
-	with := func(n int) string {
+	with := func(n int) template.URL {
 		q := url.Values{}
 		for k, v := range base {
 			if len(v) > 0 && v[0] != "" {
@@ -164,7 +166,7 @@ func newPager(base url.Values, page int, hasNext bool) pager {
 			}
 		}
 		q.Set("page", strconv.Itoa(n))
-		return q.Encode()
+		return template.URL(q.Encode())
 	}
 	return pager{Page: page, HasPrev: page > 1, HasNext: hasNext, PrevQuery: with(page - 1), NextQuery: with(page + 1),
 		FirstQuery: with(1)}

@@ -2,6 +2,7 @@ package panel
 
 import (
 	"encoding/csv"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,7 +24,7 @@ type playsData struct {
 	Rows   []playRow
 	Cursor string
 	Next   string
-	CSVQ   string // the filter as a query string, for the CSV link
+	CSVQ   template.URL // the filter as a query string, for the CSV link
 }
 
 // playFilter is the report's filter as typed (times in UTC, datetime-local form).
@@ -62,7 +63,7 @@ func (p *Panel) plays(w http.ResponseWriter, r *http.Request, rq *request) {
 	data.Stores = scope(rq.id, stores)
 	f, v, bad := p.apiFilter(rq, q)
 	data.F = f
-	data.CSVQ = url.Values{"store": {f.Store}, "zone": {f.Zone}, "device": {f.Device}, "from": {f.From}, "to": {f.To}}.Encode()
+	data.CSVQ = template.URL(url.Values{"store": {f.Store}, "zone": {f.Zone}, "device": {f.Device}, "from": {f.From}, "to": {f.To}}.Encode())
 	if bad != "" {
 		p.render(w, r, rq, http.StatusBadRequest, "plays", data, bad)
 		return

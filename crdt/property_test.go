@@ -123,6 +123,18 @@ func (w *world) step(t *rapid.T) {
 		if err != nil {
 			t.Fatalf("apply origin: %v", err)
 		}
+		if !u.Full && !w.noFull && s.Catalog().StateHash() != w.originHash() {
+			// As origin does: a state hash that does not match the revision gets a full answer.
+			u = OriginUpdate{To: w.rev, Full: true}
+			for _, r := range w.origin {
+				if !r.Deleted {
+					u.Records = append(u.Records, r)
+				}
+			}
+			if ch, err = s.ApplyOrigin(u, verifyRecord); err != nil {
+				t.Fatalf("apply origin: %v", err)
+			}
+		}
 		t.Logf("%s <- origin (%d,%d] full=%v %d records: entered %d removed %d", self, u.From, u.To, u.Full, len(u.Records), len(ch.Records), ch.Removed)
 		for _, r := range u.Records {
 			if old, ok := w.delivered[r.Key]; !ok || recordWins(r, old) {
@@ -214,6 +226,17 @@ func (w *world) step(t *rapid.T) {
 			w.deliver(a)
 		}
 	}
+}
+
+// originHash is origin's StateHash over its live records.
+func (w *world) originHash() StateHash {
+	var h StateHash
+	for _, r := range w.origin {
+		if !r.Deleted {
+			h.Add(r.Key, r.Rev)
+		}
+	}
+	return h
 }
 
 // gossip sends from -> to: to's summary over the wire, the delta back whole or split, parts lost, delayed,

@@ -34,10 +34,13 @@ type Config struct {
 	// Announce, when false, only browses (a passive listener).
 	Announce bool
 
-	// BrowseInterval is the time between the starts of two browse rounds; each round uses a fresh resolver.
+	// BrowseInterval is the time between the starts of two browse rounds; each round uses a fresh resolver and
+	// sends one query, which every peer answers (that answer refreshes it against the TTL).
 	BrowseInterval time.Duration
-	// BrowseWindow is how long one round listens for answers (mDNS answers arrive within 20-120 ms by RFC 6762;
-	// a second covers a busy store switch).
+	// BrowseWindow is how long one round listens. The default equals BrowseInterval: rounds run back to back, so
+	// a resolver is always listening and a new node's own announcement is heard at once (browsing continuously).
+	// A shorter window listens less but finds a new node only at the next round's query (answers arrive within
+	// 20-120 ms by RFC 6762).
 	BrowseWindow time.Duration
 	// TTL is how long a peer stays after the last round that saw it: three rounds, so one lost answer does not
 	// drop a peer.
@@ -46,10 +49,11 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// DefaultConfig returns a configuration that finds a new peer within about 5 s (a browse round every 4 s, 1 s of
-// listening) and forgets a gone one within 15 s; one query per node every 4 s is negligible on a store LAN.
+// DefaultConfig returns a configuration that listens all the time, refreshes peers every 4 s and forgets a gone
+// one within 15 s; one query per node every 4 s is negligible on a store LAN.
 func DefaultConfig() Config {
-	return Config{Announce: true, BrowseInterval: 4 * time.Second, BrowseWindow: time.Second, TTL: 15 * time.Second}
+	return Config{Announce: true, BrowseInterval: 4 * time.Second, BrowseWindow: 4 * time.Second,
+		TTL: 15 * time.Second}
 }
 
 var errConfig = errors.New("discovery: invalid config")

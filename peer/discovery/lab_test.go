@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -307,6 +308,11 @@ func BenchmarkDiscoverNewNode(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
+		// Start at a random phase of the others' browse rounds (both started together, so their rounds align):
+		// without it every sample would land in the same round.
+		b.StopTimer()
+		time.Sleep(rand.N(DefaultConfig().BrowseInterval)) // sampling jitter, not a wait for a condition
+		b.StartTimer()
 		start := time.Now()
 		n := startNodesCfg(b, lab, br, arg, fmt.Sprintf("new%d", i))[0]
 		deadline := start.Add(30 * time.Second)

@@ -58,8 +58,9 @@ dout="$("$tmp/discovery.test" -test.run '^$' -test.bench BenchmarkDiscoverNewNod
   echo "Benchmark failed; see stderr."
   exit 1
 }
-echo "Default timings (a browse round every 4 s, 1 s window). From the new node's start until both nodes already"
-echo "on the bridge list it and it lists them; 5 new nodes in turn. The baseline is the browse interval itself."
+echo "Default timings (listening all the time, a query every 4 s); each new node starts at a random phase of the"
+echo "others' rounds. From the new node's start until both nodes already on the bridge list it and it lists them;"
+echo "5 new nodes in turn. The baseline is the browse interval: what waiting for the next query would cost."
 echo
 echo "$dout" | awk '
   /^BenchmarkDiscoverNewNode/ {

@@ -86,7 +86,10 @@ func (w *world) apply(s Step) {
 	case "latency":
 		st.latency = s.Latency
 	case "bad_bytes":
-		n.badBytes = true
+		if !n.badBytes && !n.wasBad {
+			st.sides++ // its own cloud copy is useless to the others: one more crossing is allowed
+		}
+		n.badBytes, n.wasBad = true, true
 	case "replay":
 		n.replay = true
 	case "undecodable":

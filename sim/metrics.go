@@ -19,7 +19,7 @@ type playedEvent struct {
 // storeMetrics is what the report plots per store.
 type storeMetrics struct {
 	uplinkBytes float64
-	series      []float64         // uplink bytes per bucket
+	series      []float64          // uplink bytes per bucket
 	blobBytes   map[string]float64 // bytes of each blob that crossed the uplink
 	pulls       map[string]int     // completed cloud pulls per blob
 	sizes       map[string]int64
@@ -111,23 +111,30 @@ func (m *metrics) cloudPull(st *simStore, sha string, size int64) {
 	}
 }
 
-// watermarkRaised times catalog convergence inside a store: from the first node at a revision to the moment
-// every live node of the store is at it or past it.
-func (st *simStore) watermarkRaised(n *simNode, wm uint64) {
+// revSeen is when the first node of a store reached a catalog revision, and the state hash it had then.
+type revSeen struct {
+	at   time.Duration
+	hash string
+}
+
+// catalogChanged times catalog convergence inside a store: from the first node at a revision to the moment every
+// live node of the store is at it or past it, or holds the same records (gossip carries records without the
+// coverage claim that raises a watermark; push/pull and syncs raise it later).
+func (st *simStore) catalogChanged(n *simNode, wm uint64, hash string) {
 	w := st.w
 	if _, ok := st.revFirst[wm]; !ok {
-		st.revFirst[wm] = w.now
+		st.revFirst[wm] = revSeen{at: w.now, hash: hash}
 	}
 	for r, first := range st.revFirst {
 		all := true
 		for _, p := range st.nodes {
-			if p.up && p.lastW < r {
+			if p.up && p.lastW < r && p.lastHash != first.hash {
 				all = false
 				break
 			}
 		}
 		if all {
-			w.met.converge = append(w.met.converge, w.now-first)
+			w.met.converge = append(w.met.converge, w.now-first.at)
 			delete(st.revFirst, r)
 		}
 	}

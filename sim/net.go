@@ -21,17 +21,17 @@ type simStore struct {
 	uplinkDown bool
 	loss       float64
 	latency    time.Duration
-	// sides counts the LAN sides this store has had: 1, plus one for every side a partition added. Each blob may
-	// cross the uplink once per side.
+	// sides counts the LAN sides this store has had: 1, plus one for every side a partition added, plus one per
+	// node that served bad bytes (its copy is of no use to the others). Each blob may cross the uplink once per side.
 	sides      int
 	memberGen  uint64
-	revFirst   map[uint64]time.Duration // catalog revision -> when the first node of the store reached it
-	healConvAt time.Duration            // when the store converged after heal; -1 until then
+	revFirst   map[uint64]revSeen // catalog revision -> when the first node of the store reached it
+	healConvAt time.Duration      // when the store converged after heal; -1 until then
 }
 
 func newStore(w *world, idx int, id string) *simStore {
 	st := &simStore{w: w, idx: idx, id: id, loss: w.sc.Topology.LAN.Loss, latency: w.sc.Topology.LAN.Latency,
-		sides: 1, revFirst: map[uint64]time.Duration{}, healConvAt: -1}
+		sides: 1, revFirst: map[uint64]revSeen{}, healConvAt: -1}
 	st.uplink = uplink{st: st, bps: w.sc.Topology.Uplink.Mbps * 1e6 / 8}
 	return st
 }

@@ -62,9 +62,11 @@ type simNode struct {
 	audioGen   uint64
 
 	badBytes  bool   // malicious: serves bad bytes to peers
+	wasBad    bool   // has served bad bytes in this run
 	replay    bool   // malicious: gossips an old, partly forged state
 	firstSnap []byte // the state it captured early, for replay
-	lastW     uint64 // catalog watermark after the last step, for convergence timing
+	lastW     uint64 // catalog watermark and state hash after the last step, for convergence timing
+	lastHash  string
 }
 
 func newNode(w *world, st *simStore, idx int, enr api.EnrollResponse, cl *api.Client) *simNode {
@@ -110,7 +112,7 @@ func (n *simNode) boot() error {
 	n.core, n.up, n.bootAt, n.tickAt = core, true, n.w.now, -1
 	n.playing, n.queued = nil, nil
 	n.audioGen++
-	core.Tick(n.instant())
+	// Runner's order: restore the state and the outbox, report the cache, then the first Tick.
 	if n.disk.snapshot != nil {
 		if err := core.Restore(n.disk.snapshot); err != nil {
 			n.w.tracef("%s snapshot unreadable at boot: %v", n.name, err)
@@ -125,6 +127,7 @@ func (n *simNode) boot() error {
 	}
 	slices.Sort(held)
 	core.Step(node.BlobsPresent{SHA256: held})
+	core.Tick(n.instant())
 	n.w.tracef("%s boot gen %d (%d blobs, %d outbox)", n.name, n.gen, len(held), len(n.disk.plays))
 	n.seen = nil
 	n.store.announce(n)
@@ -232,9 +235,10 @@ func (n *simNode) handle() {
 	if n.firstSnap == nil && n.core.State().Catalog().Watermark() > 0 {
 		n.firstSnap, _ = n.core.Snapshot()
 	}
-	if wm := n.core.State().Catalog().Watermark(); wm != n.lastW {
-		n.lastW = wm
-		n.store.watermarkRaised(n, wm)
+	cat := n.core.State().Catalog()
+	if h := cat.StateHash(); cat.Watermark() != n.lastW || h.Hex() != n.lastHash {
+		n.lastW, n.lastHash = cat.Watermark(), h.Hex()
+		n.store.catalogChanged(n, n.lastW, n.lastHash)
 	}
 	n.scheduleTick(n.toVirtual(r.NextTick))
 }

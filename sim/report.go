@@ -13,34 +13,34 @@ import (
 
 // Report is the outcome of one run (written as report.json and report.html).
 type Report struct {
-	Scenario  string `json:"scenario"`
-	Seed      uint64 `json:"seed"`
-	Command   string `json:"command"`
-	Simulated string `json:"simulated"`
-	Wall      string `json:"wall"`
+	Scenario  string  `json:"scenario"`
+	Seed      uint64  `json:"seed"`
+	Command   string  `json:"command"`
+	Simulated string  `json:"simulated"`
+	Wall      string  `json:"wall"`
 	WallSec   float64 `json:"wall_s"`
 	Nodes     int     `json:"nodes"`
 	// NodeHoursPerSec is simulated node-hours per wall-clock second.
-	NodeHoursPerSec float64       `json:"node_hours_per_wall_s"`
-	Events          uint64        `json:"events"`
-	TraceHash       string        `json:"trace_sha256"`
-	Knobs           []string      `json:"knobs"`
-	Violations      []Violation   `json:"violations"`
-	ViolationCount  int           `json:"violation_count"`
-	Plays           int           `json:"plays"`
+	NodeHoursPerSec float64          `json:"node_hours_per_wall_s"`
+	Events          uint64           `json:"events"`
+	TraceHash       string           `json:"trace_sha256"`
+	Knobs           []string         `json:"knobs"`
+	Violations      []Violation      `json:"violations"`
+	ViolationCount  int              `json:"violation_count"`
+	Plays           int              `json:"plays"`
 	Levels          map[string][]int `json:"plays_per_level_per_bucket"`
-	BucketSec       float64       `json:"bucket_s"`
-	Stores          []StoreReport `json:"stores"`
+	BucketSec       float64          `json:"bucket_s"`
+	Stores          []StoreReport    `json:"stores"`
 	// Convergence of the catalog inside a store: first node at a revision to every live node at it, in ms.
-	ConvergeSamples int     `json:"converge_samples"`
-	ConvergeP50ms   float64 `json:"converge_p50_ms"`
-	ConvergeP99ms   float64 `json:"converge_p99_ms"`
-	ConvergeMaxms   float64 `json:"converge_max_ms"`
+	ConvergeSamples int       `json:"converge_samples"`
+	ConvergeP50ms   float64   `json:"converge_p50_ms"`
+	ConvergeP99ms   float64   `json:"converge_p99_ms"`
+	ConvergeMaxms   float64   `json:"converge_max_ms"`
 	ConvergeAll     []float64 `json:"-"`
-	Gossip          int     `json:"gossip_payloads"`
-	GossipBytes     int64   `json:"gossip_bytes"`
-	PushPulls       int     `json:"push_pulls"`
-	PushPullBytes   int64   `json:"push_pull_bytes"`
+	Gossip          int       `json:"gossip_payloads"`
+	GossipBytes     int64     `json:"gossip_bytes"`
+	PushPulls       int       `json:"push_pulls"`
+	PushPullBytes   int64     `json:"push_pull_bytes"`
 }
 
 // StoreReport is one store's uplink figures.

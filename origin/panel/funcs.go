@@ -36,7 +36,12 @@ var funcs = template.FuncMap{
 		d := time.Duration(ms) * time.Millisecond
 		return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
 	},
-	"dur":   func(d time.Duration) string { return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60) },
+	"dur": func(d time.Duration) string {
+		if d >= time.Hour {
+			return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+		}
+		return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+	},
 	"bytes": humanBytes,
 	"lufs": func(v float64) string {
 		if v == 0 {

@@ -18,9 +18,12 @@ const (
 	maxPreviewEntries = 5000
 )
 
+// previewRow is a run of consecutive plays of the same asset at the same level (a one-track playlist would
+// otherwise fill thousands of rows): Count plays from Start, lasting Length in all.
 type previewRow struct {
 	Start  time.Time // in the store's time zone
 	Length time.Duration
+	Count  int
 	Title  string
 	Level  string
 	Reason string
@@ -103,8 +106,15 @@ func (p *Panel) preview(w http.ResponseWriter, r *http.Request, rq *request) {
 		if e.Choice.Level >= schedule.LevelEmergency && data.Full {
 			data.Full, data.Covered = false, e.Start.In(loc)
 		}
-		data.Rows = append(data.Rows, previewRow{Start: e.Start.In(loc), Length: e.Length, Title: title,
-			Level: e.Choice.Level.String(), Reason: e.Choice.Reason.String()})
+		level, reason := e.Choice.Level.String(), e.Choice.Reason.String()
+		if n := len(data.Rows); n > 0 && data.Rows[n-1].Title == title && data.Rows[n-1].Level == level &&
+			data.Rows[n-1].Reason == reason {
+			data.Rows[n-1].Count++
+			data.Rows[n-1].Length += e.Length
+			continue
+		}
+		data.Rows = append(data.Rows, previewRow{Start: e.Start.In(loc), Length: e.Length, Count: 1, Title: title,
+			Level: level, Reason: reason})
 	}
 	if data.Full {
 		data.Covered = to

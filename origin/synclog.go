@@ -54,9 +54,8 @@ func (b *syncLogBatcher) submit(ctx context.Context, rep catalog.SyncReport) err
 }
 
 // Serve writes batches until ctx ends, then writes what was already queued and stops. One goroutine collects
-// batches; `flushers` goroutines write them, so several commits can be in flight (a durable commit waits for the
-// disk; the backends group concurrent commits into one flush). While every flusher is busy, reports pile up and
-// the next batch is larger: throughput grows with load instead of latency.
+// batches; `flushers` goroutines write them (Config.SyncLogFlushers says why one is the default). While every
+// flusher is busy, reports pile up and the next batch is larger: throughput grows with load instead of latency.
 func (b *syncLogBatcher) Serve(ctx context.Context) error {
 	work := make(chan []*pendingReport)
 	var wg sync.WaitGroup

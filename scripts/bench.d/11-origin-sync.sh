@@ -10,13 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DUR=${BENCH_DURATION:-10s}
-CONN=${BENCH_CONNECTIONS:-128}
+CONN=${BENCH_CONNECTIONS:-256}
 ASSETS=${BENCH_ASSETS:-100000}
 CHANGED=${BENCH_CHANGED:-100}
 STORES=${BENCH_STORES:-20}
 PER_STORE=${BENCH_PER_STORE:-5}
 DELTA_RUNS=${BENCH_DELTA_RUNS:-1000}
-FULL_RUNS=${BENCH_FULL_RUNS:-10}
+FULL_RUNS=${BENCH_FULL_RUNS:-5}
 PG_ADMIN=${LOMUZ_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 PG_DB="lomuz_bench_$$"
 
@@ -79,7 +79,8 @@ echo "## Origin sync (scripts/bench.d/11-origin-sync.sh)"
 echo
 echo "wrk -t2 -c$CONN -d$DUR from a separate process; $ASSETS assets, $((STORES * PER_STORE)) devices in $STORES stores;"
 echo "every sync's log row and telemetry are durable before the answer (group commit). Delta and full syncs run one"
-echo "at a time with gzip; times run until the whole answer has arrived. The driver then checks every signature as a"
+echo "at a time with gzip ($DELTA_RUNS deltas, $FULL_RUNS full manifests: that p99 is their maximum); times run until"
+echo "the whole answer has arrived. The driver then checks every signature as a"
 echo "device does (the device's cost, shown apart)."
 echo
 echo "| figure | embedded | postgres | target |"

@@ -116,6 +116,7 @@ func serve(ctx context.Context, args []string) error {
 	nStores := fs.Int("stores", 50, "stores")
 	perStore := fs.Int("devices-per-store", 4, "devices enrolled in each store")
 	out := fs.String("fixture", "", "write the fixture JSON here")
+	flushers := fs.Int("flushers", 0, "origin.Config.SyncLogFlushers (0: default)")
 	wrkOut := fs.String("wrk-script", "", "write a wrk Lua script sending no-change syncs of random devices here")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (profiling the fixture)")
 	_ = fs.Parse(args)
@@ -146,6 +147,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	cfg := origin.DefaultConfig()
 	cfg.MaxInFlight = 4096
+	cfg.SyncLogFlushers = *flushers
 	srv, err := origin.New(cfg, cat, bs, key)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ import (
 
 // env is one origin (with its panel) on loopback over an embedded catalog and a blob directory.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	cat   catalog.Store
 	blobs blob.Store
 	key   ed25519.PrivateKey
@@ -49,7 +49,7 @@ type envOpts struct {
 	transcode bool // run the real transcode pipeline (ffmpeg) in-process, as `lomuz origin` does
 }
 
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	cat, err := embedded.Open(embedded.DefaultConfig(t.TempDir()))
 	if err != nil {
@@ -135,7 +135,7 @@ func (e *env) client(base, cred string) *api.Client {
 	return c
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return c
@@ -203,7 +203,7 @@ func (e *env) enroll(storeID, zoneID string) *device {
 }
 
 // sync runs a full sync, reporting a play of assetID (none when "") that started at `at`.
-func (d *device) sync(t *testing.T, assetID string, at time.Time) {
+func (d *device) sync(t testing.TB, assetID string, at time.Time) {
 	t.Helper()
 	req := api.SyncRequest{AppVersion: "1.4.2", Inventory: api.Inventory{CachedAssets: 3, CachedBytes: 5 << 20}}
 	if assetID != "" {
@@ -231,12 +231,12 @@ func makeTrack(t *testing.T, dir, name string, hz int) string {
 
 // browser is a plain HTTP client with a cookie jar, standing in for a browser in tests that need no JavaScript.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t testing.TB, base string) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
 }

@@ -15,8 +15,10 @@ import (
 // Bounds of what one fleet or alerts page reads from origin.
 const (
 	// nowPlayingWindow: a device's last play older than this is not shown as "now playing". Devices deliver
-	// plays with each sync (every 10 min), so the last reported play may be that old.
-	nowPlayingWindow = 2 * time.Hour
+	// plays with each sync (every 10 min with jitter), so the last reported play may be that old; 30 min
+	// tolerates a missed sync. The fleet reads every play of the window once (1,000 devices playing 3-minute
+	// tracks: ~10,000 events), as origin's play index is by time.
+	nowPlayingWindow = 30 * time.Minute
 	// maxPlayPages bounds the pages of 10,000 plays one screen reads (the alerts scan reads at most 200,000).
 	maxPlayPages = 20
 )
@@ -141,34 +143,47 @@ func (p *Panel) fleet(w http.ResponseWriter, r *http.Request, rq *request) {
 	hi := min(lo+p.cfg.PageSize, len(rows))
 	data.Rows = rows[lo:hi]
 	data.Pager = newPager(url.Values{"q": {data.Q}, "store": {data.Store}}, page, hi < len(rows))
-	titles := newTitleCache(rq.api)
-	now := p.cfg.Now()
-	for i := range data.Rows {
-		p.nowPlaying(ctx, rq.api, titles, &data.Rows[i], now)
+	storeFilter := data.Store
+	if !rq.id.Director() {
+		storeFilter = rq.id.StoreID
 	}
+	p.nowPlaying(ctx, rq.api, storeFilter, data.Rows)
 	p.render(w, r, rq, http.StatusOK, "fleet", data, "")
 }
 
-// nowPlaying fills the row's last reported play from proof of play: the device's newest event in the window.
-func (p *Panel) nowPlaying(ctx context.Context, c *api.Client, titles *titleCache, row *deviceRow, now time.Time) {
-	var last *api.Play
+// nowPlaying fills the rows' last reported play from proof of play: each device's newest event in the window.
+// It reads the window's events once for all rows (at most maxPlayPages pages); a failure leaves the column empty.
+func (p *Panel) nowPlaying(ctx context.Context, c *api.Client, storeID string, rows []deviceRow) {
+	if len(rows) == 0 {
+		return
+	}
+	idx := make(map[string]int, len(rows))
+	for i, r := range rows {
+		idx[r.D.ID] = i
+	}
+	last := map[string]api.Play{}
+	f := url.Values{"from": {p.cfg.Now().Add(-nowPlayingWindow).UTC().Format(time.RFC3339)}, "store_id": {storeID}}
 	cursor := ""
 	for range maxPlayPages {
-		page, err := queryPlays(ctx, c, url.Values{"device_id": {row.D.ID},
-			"from": {now.Add(-nowPlayingWindow).UTC().Format(time.RFC3339)}}, cursor, 10000)
-		if err != nil || len(page.Items) == 0 {
+		page, err := queryPlays(ctx, c, f, cursor, 10000)
+		if err != nil {
 			break
 		}
-		last = &page.Items[len(page.Items)-1]
+		for _, e := range page.Items {
+			if _, ok := idx[e.DeviceID]; ok {
+				last[e.DeviceID] = e // ascending by start: the last one seen is the newest
+			}
+		}
 		if cursor = page.Next; cursor == "" {
 			break
 		}
 	}
-	if last == nil {
-		return
+	titles := newTitleCache(c)
+	for id, e := range last {
+		row := &rows[idx[id]]
+		row.Level, row.PlayedAt = e.Fallback, e.StartedAt
+		row.Playing = titles.title(ctx, e.AssetID)
 	}
-	row.Level, row.PlayedAt = last.Fallback, last.StartedAt
-	row.Playing = titles.title(ctx, last.AssetID)
 }
 
 // queryPlays reads one page of proof-of-play events with the given filters.

@@ -161,6 +161,7 @@ func (r *Report) Write(dir string) error {
 // svgSeries is one line of a plot.
 type svgSeries struct {
 	Name, Color, Points string
+	LX                  float64 // legend position
 }
 
 type svgPlot struct {
@@ -199,7 +200,8 @@ func linePlot(title, ylabel string, names []string, series [][]float64) svgPlot 
 			y := plotH - v/top*plotH
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
 		}
-		p.Lines = append(p.Lines, svgSeries{Name: names[i], Color: palette[i%len(palette)], Points: strings.Join(pts, " ")})
+		p.Lines = append(p.Lines, svgSeries{Name: names[i], Color: palette[i%len(palette)], Points: strings.Join(pts, " "),
+			LX: float64(i%8) * 80})
 	}
 	return p
 }
@@ -294,8 +296,8 @@ var pageTmpl = template.Must(template.New("report").Parse(`<!doctype html>
 <line x1="0" y1="200" x2="640" y2="200" stroke="#444"/><line x1="0" y1="0" x2="0" y2="200" stroke="#444"/>
 <text x="-45" y="8" font-size="10">{{.Max}}</text><text x="-45" y="200" font-size="10">0</text>
 <text x="-45" y="100" font-size="10">{{.YLabel}}</text>
-{{range $i, $l := .Lines}}<polyline fill="none" stroke="{{$l.Color}}" stroke-width="1.5" points="{{$l.Points}}"/>
-<text x="{{$i}}0" y="225" font-size="10" fill="{{$l.Color}}" transform="translate({{$i}}00,0)">{{$l.Name}}</text>{{end}}
+{{range $l := .Lines}}<polyline fill="none" stroke="{{$l.Color}}" stroke-width="1.5" points="{{$l.Points}}"/>
+<text x="{{$l.LX}}" y="225" font-size="10" fill="{{$l.Color}}">{{$l.Name}}</text>{{end}}
 {{range .Bars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="#1f77b4"><title>{{.Label}}</title></rect>{{end}}
 </svg>{{end}}
 <h2>Knobs drawn from the seed</h2><ul>{{range .R.Knobs}}<li>{{.}}</li>{{end}}</ul>

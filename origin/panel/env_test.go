@@ -182,15 +182,7 @@ func (e *env) enroll(storeID, zoneID string) *device {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	_, pub, err := p2pcrypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pk, err := p2pcrypto.MarshalPublicKey(pub)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	res, err := e.client(e.url, "").Enroll(c, api.EnrollRequest{Token: tok.Token, PeerPublicKey: pk, AppVersion: "1.4.2"})
+	res, err := e.client(e.url, "").Enroll(c, api.EnrollRequest{Token: tok.Token, PeerPublicKey: peerKey(e.t), AppVersion: "1.4.2"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -200,6 +192,20 @@ func (e *env) enroll(storeID, zoneID string) *device {
 		e.t.Fatal(err)
 	}
 	return &device{id: res.DeviceID, zone: zoneID, c: dc}
+}
+
+// peerKey is a fresh libp2p public key, marshalled as devices send it at enrollment.
+func peerKey(t testing.TB) []byte {
+	t.Helper()
+	_, pub, err := p2pcrypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := p2pcrypto.MarshalPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pk
 }
 
 // sync runs a full sync, reporting a play of assetID (none when "") that started at `at`.

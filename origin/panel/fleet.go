@@ -42,6 +42,16 @@ type fleetData struct {
 	Store   string
 	Pager   pager
 	Missing bool
+	Form    fleetForm
+}
+
+// fleetForm is what the user typed in the fleet's forms (new store, new zone, enrollment), and the enrollment
+// token just issued, which is shown once.
+type fleetForm struct {
+	StoreName, StoreTZ  string
+	ZoneStore, ZoneName string
+	EnrollZone          string // "zone:<store id>:<zone id>"
+	Token               string
 }
 
 // scope narrows what a store manager sees to their store; a director sees the whole tenant.
@@ -110,14 +120,19 @@ func (p *Panel) fleetDevices(ctx context.Context, rq *request) ([]api.Store, []d
 }
 
 func (p *Panel) fleet(w http.ResponseWriter, r *http.Request, rq *request) {
+	p.renderFleet(w, r, rq, http.StatusOK, fleetForm{StoreTZ: "America/Sao_Paulo"}, "")
+}
+
+// renderFleet shows the fleet page for the request's query, with form as typed and errMsg above it.
+func (p *Panel) renderFleet(w http.ResponseWriter, r *http.Request, rq *request, status int, form fleetForm, errMsg string) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	stores, rows, err := p.fleetDevices(ctx, rq)
 	if err != nil {
-		p.render(w, r, rq, http.StatusBadGateway, "fleet", fleetData{}, explain(rq.lang, err))
+		p.render(w, r, rq, http.StatusBadGateway, "fleet", fleetData{Form: form}, explain(rq.lang, err))
 		return
 	}
-	data := fleetData{Stores: stores, Q: strings.TrimSpace(q.Get("q")), Store: q.Get("store"), Missing: true}
+	data := fleetData{Stores: stores, Q: strings.TrimSpace(q.Get("q")), Store: q.Get("store"), Missing: true, Form: form}
 	if len(data.Q) > 200 {
 		data.Q = data.Q[:200]
 	}
@@ -148,7 +163,46 @@ func (p *Panel) fleet(w http.ResponseWriter, r *http.Request, rq *request) {
 		storeFilter = rq.id.StoreID
 	}
 	p.nowPlaying(ctx, rq.api, storeFilter, data.Rows)
-	p.render(w, r, rq, http.StatusOK, "fleet", data, "")
+	p.render(w, r, rq, status, "fleet", data, errMsg)
+}
+
+// fleetForms handles the fleet's three forms: new store, new zone, and a one-time enrollment token for a zone.
+func (p *Panel) fleetForms(w http.ResponseWriter, r *http.Request, rq *request) {
+	pf := r.PostForm
+	f := fleetForm{StoreName: strings.TrimSpace(pf.Get("store_name")), StoreTZ: strings.TrimSpace(pf.Get("store_tz")),
+		ZoneStore: pf.Get("zone_store"), ZoneName: strings.TrimSpace(pf.Get("zone_name")), EnrollZone: pf.Get("enroll_zone")}
+	ctx := r.Context()
+	var err error
+	ok := ""
+	switch pf.Get("form") {
+	case "store":
+		_, err = rq.api.CreateStore(ctx, api.StoreInput{Name: f.StoreName, TimeZone: f.StoreTZ})
+		ok = "store"
+	case "zone":
+		_, err = rq.api.CreateZone(ctx, f.ZoneStore, api.ZoneInput{Name: f.ZoneName})
+		ok = "zone"
+	case "enroll":
+		parts := strings.Split(f.EnrollZone, ":")
+		if len(parts) != 3 || parts[0] != "zone" {
+			p.renderFleet(w, r, rq, http.StatusBadRequest, f, msg(rq.lang, "err.zone"))
+			return
+		}
+		var tok api.EnrollmentToken
+		if tok, err = rq.api.CreateEnrollmentToken(ctx, api.EnrollmentTokenInput{StoreID: parts[1], ZoneID: parts[2]}); err == nil {
+			// Shown in this answer only: the secret is not kept anywhere the panel could show it again.
+			f.Token = tok.Token
+			p.renderFleet(w, r, rq, http.StatusOK, f, "")
+			return
+		}
+	default:
+		p.renderFleet(w, r, rq, http.StatusBadRequest, f, msg(rq.lang, "err.form"))
+		return
+	}
+	if err != nil {
+		p.renderFleet(w, r, rq, http.StatusUnprocessableEntity, f, explain(rq.lang, err))
+		return
+	}
+	http.Redirect(w, r, p.cfg.Prefix+"/fleet?ok="+ok, http.StatusSeeOther)
 }
 
 // nowPlaying fills the rows' last reported play from proof of play: each device's newest event in the window.

@@ -186,6 +186,7 @@ func (p *Panel) routes() {
 		http.Redirect(w, r, pre+"/fleet", http.StatusSeeOther)
 	})
 	m.HandleFunc("GET "+pre+"/fleet", p.authed(p.fleet))
+	m.HandleFunc("POST "+pre+"/fleet", p.authed(p.fleetForms))
 	m.HandleFunc("GET "+pre+"/alerts", p.authed(p.alerts))
 	m.HandleFunc("GET "+pre+"/library", p.authed(p.library))
 	m.HandleFunc("POST "+pre+"/library", p.authed(p.createAsset))

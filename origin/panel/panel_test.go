@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +278,41 @@ func TestReportsPreviewAndAlerts(t *testing.T) {
 	}
 	if _, page = b.get("/panel/library?q=nothing-like-it"); strings.Contains(page, "=Garota") {
 		t.Errorf("library search returns a track that does not match")
+	}
+}
+
+func TestFleetFormsCreateStoreZoneAndEnrollmentToken(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	b := newBrowser(t, e.url)
+	_, page := b.login(e.token)
+	csrf := b.csrf(page)
+	// A bad time zone is refused in plain words and the typed name stays.
+	st, page := b.post("/panel/fleet", url.Values{"csrf": {csrf}, "form": {"store"}, "store_name": {"Loja Nova"},
+		"store_tz": {"Mars/Olympus"}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(page, "Not saved:") || !strings.Contains(page, `value="Loja Nova"`) {
+		t.Fatalf("bad time zone: %d\n%s", st, page)
+	}
+	if st, page = b.post("/panel/fleet", url.Values{"csrf": {csrf}, "form": {"store"}, "store_name": {"Loja Nova"},
+		"store_tz": {"America/Recife"}}); st != http.StatusOK || !strings.Contains(page, "Store created.") {
+		t.Fatalf("create store: %d", st)
+	}
+	stores, err := e.admin.ListStores(testCtx(t))
+	if err != nil || len(stores) != 1 {
+		t.Fatalf("stores: %v %v", err, stores)
+	}
+	if st, page = b.post("/panel/fleet", url.Values{"csrf": {csrf}, "form": {"zone"}, "zone_store": {stores[0].ID},
+		"zone_name": {"Caixa"}}); st != http.StatusOK || !strings.Contains(page, "Zone created.") {
+		t.Fatalf("create zone: %d", st)
+	}
+	stores, _ = e.admin.ListStores(testCtx(t))
+	st, page = b.post("/panel/fleet", url.Values{"csrf": {csrf}, "form": {"enroll"},
+		"enroll_zone": {"zone:" + stores[0].ID + ":" + stores[0].Zones[0].ID}})
+	m := regexp.MustCompile(`id="enroll-token">([^<]+)<`).FindStringSubmatch(page)
+	if st != http.StatusOK || m == nil {
+		t.Fatalf("enrollment token: %d\n%s", st, page)
+	}
+	// The token shown enrolls a player through the device API.
+	if _, err := e.client(e.url, "").Enroll(testCtx(t), api.EnrollRequest{Token: m[1], PeerPublicKey: peerKey(t)}); err != nil {
+		t.Fatalf("enroll with the panel's token: %v", err)
 	}
 }

@@ -71,7 +71,7 @@ func (k keys) open(v string, now time.Time) (session, bool) {
 	if len(v) > maxCookieLen {
 		return s, false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(v)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(v) // strict: one encoding per cookie
 	if err != nil || len(raw) < k.aead.NonceSize()+k.aead.Overhead() {
 		return s, false
 	}

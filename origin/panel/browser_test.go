@@ -65,7 +65,6 @@ func TestBrowserFlow(t *testing.T) {
 	e := newEnv(t, envOpts{transcode: true})
 	ctx := newChromium(t)
 	shots := artifacts(t)
-	st, zone := e.shop("Loja Ipanema", "Salão")
 	track := makeTrack(t, t.TempDir(), "garota.wav", 440)
 	base := e.url + "/panel"
 
@@ -111,6 +110,17 @@ func TestBrowserFlow(t *testing.T) {
 		t.Fatalf("fleet before any device: %q", s)
 	}
 	shot("01-fleet-empty")
+
+	// Set up a store and its zone from the fleet screen.
+	do("new store", chromedp.SendKeys(chromedp.CSS("#store_name"), "Loja Ipanema"),
+		chromedp.Click(chromedp.CSS("#store-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".flash")),
+		chromedp.SendKeys(chromedp.CSS("#zone_name"), "Salão"),
+		chromedp.Click(chromedp.CSS("#zone-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	stores, err := e.admin.ListStores(testCtx(t))
+	if err != nil || len(stores) != 1 || len(stores[0].Zones) != 1 || stores[0].Zones[0].Name != "Salão" {
+		t.Fatalf("store and zone made in the panel: %v %+v", err, stores)
+	}
+	st, zone := stores[0], stores[0].Zones[0]
 
 	// Upload: fill the form, choose the file, send it with the script (progress bar), land on the library.
 	do("open library", chromedp.Navigate(base+"/library"), chromedp.WaitVisible(chromedp.CSS("#upload-form")))
@@ -181,8 +191,12 @@ func TestBrowserFlow(t *testing.T) {
 	}
 	shot("07-preview")
 
-	// A device enrolls (never synced), syncs (online, nothing playing yet), then reports a play.
-	d := e.enroll(st.ID, zone.ID)
+	// Issue an enrollment token in the panel; a device enrolls with it (never synced), syncs (online, nothing
+	// playing yet), then reports a play.
+	do("enrollment token", chromedp.Navigate(base+"/fleet"), chromedp.WaitVisible(chromedp.CSS("#enroll-form")),
+		chromedp.Click(chromedp.CSS("#enroll-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#enroll-token")))
+	shot("08-enrollment-token")
+	d := e.enrollWith(text("#enroll-token"), zone.ID)
 	do("fleet enrolled", chromedp.Navigate(base+"/fleet"), chromedp.WaitVisible(chromedp.CSS("#devices")))
 	if s := text("#devices tbody"); !strings.Contains(s, "never synced") {
 		t.Errorf("enrolled device: %q", s)
@@ -193,26 +207,26 @@ func TestBrowserFlow(t *testing.T) {
 	if s := text("#devices tbody"); !strings.Contains(s, "online") || !strings.Contains(s, "1.4.2") || before != "—" {
 		t.Errorf("synced device: %q, playing %q", s, before)
 	}
-	shot("08-fleet-online")
+	shot("09-fleet-online")
 	d.sync(t, assetID, time.Now().Add(-10*time.Second))
 	do("fleet playing", chromedp.Navigate(base+"/fleet"), chromedp.WaitVisible(chromedp.CSS("#devices")))
 	if s := text("#devices tbody .playing"); !strings.Contains(s, "Garota de Ipanema — Tom Jobim") {
 		t.Errorf("now playing after the play was reported: %q", s)
 	}
-	shot("09-fleet-playing")
+	shot("10-fleet-playing")
 
 	// Proof of play, and the same in Portuguese through the switch.
 	do("plays", chromedp.Navigate(base+"/plays"), chromedp.WaitVisible(chromedp.CSS("#plays")))
 	if s := text("#plays tbody"); !strings.Contains(s, "BRABC2600001") {
 		t.Errorf("proof of play: %q", s)
 	}
-	shot("10-plays")
+	shot("11-plays")
 	do("português", chromedp.Click(chromedp.CSS(`a[lang="pt-BR"]`)), chromedp.WaitVisible(chromedp.CSS("#plays")))
 	if s := text("h1"); s != "Comprovação de execução" {
 		t.Errorf("title after switching to Portuguese: %q", s)
 	}
 	do("frota", chromedp.Navigate(base+"/fleet"), chromedp.WaitVisible(chromedp.CSS("#devices")))
-	shot("11-frota-pt-BR")
+	shot("12-frota-pt-BR")
 	t.Logf("screenshots in %s", shots)
 }
 

@@ -182,7 +182,13 @@ func (e *env) enroll(storeID, zoneID string) *device {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	res, err := e.client(e.url, "").Enroll(c, api.EnrollRequest{Token: tok.Token, PeerPublicKey: peerKey(e.t), AppVersion: "1.4.2"})
+	return e.enrollWith(tok.Token, zoneID)
+}
+
+// enrollWith enrolls a device with a one-time token through the device API.
+func (e *env) enrollWith(token, zoneID string) *device {
+	e.t.Helper()
+	res, err := e.client(e.url, "").Enroll(testCtx(e.t), api.EnrollRequest{Token: token, PeerPublicKey: peerKey(e.t), AppVersion: "1.4.2"})
 	if err != nil {
 		e.t.Fatal(err)
 	}

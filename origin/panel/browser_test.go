@@ -103,6 +103,22 @@ func TestBrowserFlow(t *testing.T) {
 			chromedp.WithPollingTimeout(timeout)))
 	}
 
+	// flash waits until the page shows the confirmation `want`. A submit leaves the old page up for a moment, so
+	// waiting for any confirmation would race the navigation, and a poll running while the page is replaced
+	// loses its JavaScript context: it is started again, within the step's deadline.
+	flash := func(want string) chromedp.Action[chromedp.Void] {
+		js := `(document.querySelector(".flash") || {textContent: ""}).textContent.includes(` + jsString(want) + `)`
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			for {
+				_, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond),
+					chromedp.WithPollingTimeout(5*time.Second))(ctx, tg)
+				if err == nil || ctx.Err() != nil {
+					return chromedp.Void{}, err
+				}
+			}
+		}
+	}
+
 	// Sign in with the keyboard: type the token, press Enter.
 	do("sign in", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SendKeys(chromedp.CSS("#token"), e.token+"\r"), chromedp.WaitVisible(chromedp.CSS("#devices")))
@@ -113,9 +129,9 @@ func TestBrowserFlow(t *testing.T) {
 
 	// Set up a store and its zone from the fleet screen.
 	do("new store", chromedp.SendKeys(chromedp.CSS("#store_name"), "Loja Ipanema"),
-		chromedp.Click(chromedp.CSS("#store-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".flash")),
+		chromedp.Click(chromedp.CSS("#store-form button[type=submit]")), flash("Store created."),
 		chromedp.SendKeys(chromedp.CSS("#zone_name"), "Salão"),
-		chromedp.Click(chromedp.CSS("#zone-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		chromedp.Click(chromedp.CSS("#zone-form button[type=submit]")), flash("Zone created."))
 	stores, err := e.admin.ListStores(testCtx(t))
 	if err != nil || len(stores) != 1 || len(stores[0].Zones) != 1 || stores[0].Zones[0].Name != "Salão" {
 		t.Fatalf("store and zone made in the panel: %v %+v", err, stores)
@@ -132,7 +148,7 @@ func TestBrowserFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#isrc"), "BRABC2600001"),
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{track}),
 		chromedp.Click(chromedp.CSS("#upload-form button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(".flash")))
+		flash("Uploaded."))
 	pct, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("pct") || ""`))
 	if err != nil || pct != "100%" {
 		t.Errorf("upload progress ended at %q (%v), want 100%%", pct, err)
@@ -157,7 +173,7 @@ func TestBrowserFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#pl-name"), "Manhã"),
 		chromedp.Click(chromedp.CSS(`input[name=asset]`)),
 		chromedp.Click(chromedp.CSS("#playlist-form button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(".flash")))
+		flash("Playlist saved."))
 	if s := text("#playlists"); !strings.Contains(s, "Manhã") || !strings.Contains(s, "Garota de Ipanema") {
 		t.Fatalf("playlists: %q", s)
 	}
@@ -175,7 +191,7 @@ func TestBrowserFlow(t *testing.T) {
 	shot("05-schedule-error")
 	do("schedule", chromedp.SetValue(chromedp.CSS("#priority"), "10"),
 		chromedp.Click(chromedp.CSS("#schedule-form button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(".flash")))
+		flash("Schedule saved."))
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("table.week td.on").length`)); n != 7*24 {
 		t.Errorf("week grid of an all-day schedule has %d cells on, want 168", n)
 	}

@@ -255,6 +255,10 @@ var catalogs = map[string]map[string]string{
 		"en.zone":  "Store / zone",
 		"en.token": "One-time enrollment token (shown once; give it to the player's installer):",
 		"ok.store": "Store created.",
+		"ok.saved": "Saved. Players learn the change at their next sync.",
+		"lib.back": "Back to the library",
+		"lib.meta": "Details",
+		"lib.sha":  "Content hash (sha256)",
 		"ok.zone":  "Zone created.",
 	},
 	"pt-BR": {
@@ -428,6 +432,10 @@ var catalogs = map[string]map[string]string{
 		"en.zone":  "Loja / zona",
 		"en.token": "Token de cadastro de uso único (mostrado uma vez; entregue ao instalador do player):",
 		"ok.store": "Loja criada.",
+		"ok.saved": "Salvo. Os players recebem a mudança na próxima sincronização.",
+		"lib.back": "Voltar à biblioteca",
+		"lib.meta": "Detalhes",
+		"lib.sha":  "Hash do conteúdo (sha256)",
 		"ok.zone":  "Zona criada.",
 	},
 }

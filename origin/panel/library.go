@@ -250,3 +250,57 @@ func uploadMsg(lang string, err error) string {
 	}
 	return msg(lang, "err.form")
 }
+
+type assetData struct {
+	A    api.Asset
+	Form assetForm
+}
+
+func formOf(a api.Asset) assetForm {
+	return assetForm{Kind: a.Kind, Title: a.Title, Artist: a.Artist, ISRC: a.ISRC, ValidFrom: dtLocal(a.ValidFrom),
+		ValidUntil: dtLocal(a.ValidUntil), Emergency: a.EmergencyEligible}
+}
+
+func getAsset(ctx context.Context, c *api.Client, id string) (api.Asset, error) {
+	var a api.Asset
+	err := c.Do(ctx, http.MethodGet, "/v1/assets/"+url.PathEscape(id), nil, &a)
+	return a, err
+}
+
+// asset shows one asset with its metadata form (validity window, emergency flag, kind, titles).
+func (p *Panel) asset(w http.ResponseWriter, r *http.Request, rq *request) {
+	a, err := getAsset(r.Context(), rq.api, r.PathValue("id"))
+	if err != nil {
+		p.render(w, r, rq, http.StatusNotFound, "asset", assetData{}, explain(rq.lang, err))
+		return
+	}
+	p.render(w, r, rq, http.StatusOK, "asset", assetData{A: a, Form: formOf(a)}, "")
+}
+
+// updateAsset saves the metadata form. Cue points are not on the form: the asset's current ones are sent back.
+func (p *Panel) updateAsset(w http.ResponseWriter, r *http.Request, rq *request) {
+	ctx := r.Context()
+	a, err := getAsset(ctx, rq.api, r.PathValue("id"))
+	if err != nil {
+		p.render(w, r, rq, http.StatusNotFound, "asset", assetData{}, explain(rq.lang, err))
+		return
+	}
+	pf := r.PostForm
+	f := assetForm{Kind: pf.Get("kind"), Title: strings.TrimSpace(pf.Get("title")), Artist: strings.TrimSpace(pf.Get("artist")),
+		ISRC: strings.TrimSpace(pf.Get("isrc")), ValidFrom: pf.Get("valid_from"), ValidUntil: pf.Get("valid_until"),
+		Emergency: pf.Get("emergency") != ""}
+	in := api.AssetInput{Kind: f.Kind, Title: f.Title, Artist: f.Artist, ISRC: f.ISRC, CueInMS: a.CueInMS,
+		CueOutMS: a.CueOutMS, EmergencyEligible: f.Emergency}
+	if in.ValidFrom, err = parseDT(f.ValidFrom); err == nil {
+		in.ValidUntil, err = parseDT(f.ValidUntil)
+	}
+	if err != nil {
+		p.render(w, r, rq, http.StatusBadRequest, "asset", assetData{A: a, Form: f}, msg(rq.lang, "err.time"))
+		return
+	}
+	if err := rq.api.Do(ctx, http.MethodPut, "/v1/assets/"+url.PathEscape(a.ID), &in, nil); err != nil {
+		p.render(w, r, rq, http.StatusUnprocessableEntity, "asset", assetData{A: a, Form: f}, explain(rq.lang, err))
+		return
+	}
+	http.Redirect(w, r, p.cfg.Prefix+"/library/"+url.PathEscape(a.ID)+"?ok=saved", http.StatusSeeOther)
+}

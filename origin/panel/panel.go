@@ -190,6 +190,8 @@ func (p *Panel) routes() {
 	m.HandleFunc("GET "+pre+"/alerts", p.authed(p.alerts))
 	m.HandleFunc("GET "+pre+"/library", p.authed(p.library))
 	m.HandleFunc("POST "+pre+"/library", p.authed(p.createAsset))
+	m.HandleFunc("GET "+pre+"/library/{id}", p.authed(p.asset))
+	m.HandleFunc("POST "+pre+"/library/{id}", p.authed(p.updateAsset))
 	m.HandleFunc("GET "+pre+"/playlists", p.authed(p.playlists))
 	m.HandleFunc("POST "+pre+"/playlists", p.authed(p.createPlaylist))
 	m.HandleFunc("GET "+pre+"/schedules", p.authed(p.schedules))

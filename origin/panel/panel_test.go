@@ -316,3 +316,50 @@ func TestFleetFormsCreateStoreZoneAndEnrollmentToken(t *testing.T) {
 		t.Fatalf("enroll with the panel's token: %v", err)
 	}
 }
+
+func TestEditAssetWindowAndEmergencyFlag(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	c := testCtx(t)
+	wav := wavBytes(2000)
+	up, err := e.admin.Upload(c, shaHex(wav), int64(len(wav)), strings.NewReader(string(wav)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.admin.CreateAsset(c, api.AssetInput{MasterSHA256: up.SHA256, Kind: "spot", Title: "Promo", CueInMS: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e.url)
+	b.login(e.token)
+	st, page := b.get("/panel/library/" + a.ID)
+	if st != http.StatusOK || !strings.Contains(page, `id="asset-form"`) {
+		t.Fatalf("asset page: %d", st)
+	}
+	form := url.Values{"csrf": {b.csrf(page)}, "title": {"Promo de Natal"}, "kind": {"spot"},
+		"valid_from": {"2026-12-20T08:00"}, "valid_until": {"2026-12-10T22:00"}, "emergency": {"1"}}
+	st, page = b.post("/panel/library/"+a.ID, form)
+	if st != http.StatusUnprocessableEntity || !strings.Contains(page, "Not saved:") ||
+		!strings.Contains(page, `value="2026-12-10T22:00"`) || !strings.Contains(page, `value="Promo de Natal"`) {
+		t.Fatalf("inverted window: %d\n%s", st, page)
+	}
+	got, err := getAssetAPI(t, e, a.ID)
+	if err != nil || got.Title != "Promo" || got.ValidUntil != nil {
+		t.Fatalf("a refused edit changed the asset: %v %+v", err, got)
+	}
+	form.Set("valid_until", "2026-12-24T22:00")
+	if st, page = b.post("/panel/library/"+a.ID, form); st != http.StatusOK || !strings.Contains(page, "Saved.") {
+		t.Fatalf("edit: %d\n%s", st, page)
+	}
+	got, err = getAssetAPI(t, e, a.ID)
+	want := time.Date(2026, 12, 24, 22, 0, 0, 0, time.UTC)
+	if err != nil || got.Title != "Promo de Natal" || got.ValidUntil == nil || !got.ValidUntil.Equal(want) ||
+		!got.EmergencyEligible || got.CueInMS != 100 {
+		t.Fatalf("after edit: %v %+v", err, got)
+	}
+}
+
+func getAssetAPI(t *testing.T, e *env, id string) (api.Asset, error) {
+	var a api.Asset
+	err := e.admin.Do(testCtx(t), http.MethodGet, "/v1/assets/"+id, nil, &a)
+	return a, err
+}

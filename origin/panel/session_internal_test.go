@@ -94,7 +94,7 @@ func TestCatalogsComplete(t *testing.T) {
 	for _, k := range []string{"role.director", "role.manager", "kind.music", "kind.spot", "kind.jingle",
 		"state.pending", "state.ready", "state.failed", "fleet.online", "fleet.offline", "fleet.revoked",
 		"day.0", "day.6", "alerts.offline", "alerts.never", "alerts.deadair", "alerts.emergency",
-		"ok.asset", "ok.playlist", "ok.schedule", "ok.store", "ok.zone", "level.scheduled", "level.spot",
+		"ok.asset", "ok.playlist", "ok.schedule", "ok.store", "ok.zone", "ok.saved", "level.scheduled", "level.spot",
 		"level.emergency", "level.builtin", "level.silence"} {
 		if _, ok := catalogs["en"][k]; !ok {
 			t.Errorf("missing message %q", k)

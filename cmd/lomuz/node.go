@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +16,9 @@ import (
 func init() {
 	cfg := node.DefaultDeviceConfig()
 	var origins string
+	mesh := node.DefaultLANMeshConfig()
+	var meshOn bool
+	var meshIfaces, meshListen, staticPeers string
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a store node: one player for one sound zone",
@@ -25,6 +30,13 @@ func init() {
 			defer stop()
 			cfg.Origins = strings.Split(origins, ",")
 			cfg.Logger = newLogger()
+			if meshOn {
+				if err := meshFlags(&mesh, meshIfaces, meshListen, staticPeers); err != nil {
+					return err
+				}
+				mesh.Log = cfg.Logger.With("part", "mesh")
+				cfg.Mesh = node.LANMeshFactory(ctx, mesh)
+			}
 			return node.RunDevice(ctx, cfg)
 		},
 	}
@@ -38,5 +50,37 @@ func init() {
 	fl.Int64Var(&cfg.CacheQuota, "cache-quota", 0, "blob cache quota in bytes (0: the disk is the limit)")
 	fl.Int64Var(&cfg.BytesPerSec, "bandwidth", 0, "download rate cap in bytes per second (0: none)")
 	fl.StringVar(&cfg.Core.AppVersion, "app-version", "dev", "version reported to origin")
+	fl.BoolVar(&meshOn, "mesh", false, "join the store mesh (peers on the LAN share catalog, play logs and blobs)")
+	fl.StringVar(&meshIfaces, "mesh-interfaces", "", "store LAN interfaces for mDNS discovery, comma-separated")
+	fl.StringVar(&meshListen, "mesh-listen", "", "IP to bind gossip and libp2p (default: the first interface's IPv4)")
+	fl.IntVar(&mesh.GossipPort, "gossip-port", mesh.GossipPort, "gossip port, UDP and TCP (0: any free port)")
+	fl.IntVar(&mesh.TransferPort, "transfer-port", mesh.TransferPort, "libp2p blob transfer TCP port (0: any)")
+	fl.StringVar(&staticPeers, "static-peers", "", "gossip addresses of peers (host:port, comma-separated), "+
+		"for networks that block multicast")
 	root.AddCommand(cmd)
+}
+
+// meshFlags parses the mesh flags into cfg.
+func meshFlags(cfg *node.LANMeshConfig, ifaces, listen, peers string) error {
+	if ifaces != "" {
+		cfg.Interfaces = strings.Split(ifaces, ",")
+	}
+	if listen != "" {
+		a, err := netip.ParseAddr(listen)
+		if err != nil {
+			return fmt.Errorf("--mesh-listen: %w", err)
+		}
+		cfg.Listen = a
+	}
+	for _, p := range strings.Split(peers, ",") {
+		if p == "" {
+			continue
+		}
+		a, err := netip.ParseAddrPort(p)
+		if err != nil {
+			return fmt.Errorf("--static-peers: %w", err)
+		}
+		cfg.StaticPeers = append(cfg.StaticPeers, a)
+	}
+	return nil
 }

@@ -43,8 +43,9 @@ type Config struct {
 	// Negative disables the cache.
 	StateCacheTTL time.Duration
 	// SyncLogBatch and SyncLogWindow group sync-log and telemetry writes: up to SyncLogBatch reports, or what
-	// arrived within SyncLogWindow, are written in one RecordSyncs call. The sync answer waits for its batch to
-	// be durable, so an acknowledged sync's record is never lost.
+	// arrived within SyncLogWindow (0: none; write as soon as the writer is free), are written in one RecordSyncs
+	// call; reports that arrive while the writer is busy join the next batch, so batches grow with load without a
+	// window. The sync answer waits for its batch to be durable, so an acknowledged sync's record is never lost.
 	SyncLogBatch  int
 	SyncLogWindow time.Duration
 	// SyncLogFlushers is how many batches may be written at once, within [1, 64]. One is best for both catalogs:
@@ -74,7 +75,7 @@ func DefaultConfig() Config {
 		AuthCacheTTL:      2 * time.Second,
 		StateCacheTTL:     250 * time.Millisecond,
 		SyncLogBatch:      1024,
-		SyncLogWindow:     2 * time.Millisecond,
+		SyncLogWindow:     0,
 		SyncLogFlushers:   1,
 		PageSize:          5000,
 		ReadHeaderTimeout: 10 * time.Second,

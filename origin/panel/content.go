@@ -285,3 +285,28 @@ func init() {
 	funcs["scopeValue"] = scopeValue
 	funcs["urlq"] = url.QueryEscape
 }
+
+// deleteContent deletes a playlist or a schedule (kind), as origin's API does (a playlist still scheduled or
+// used by a spot rule is refused by origin, and its words are shown).
+func (p *Panel) deleteContent(kind string) func(http.ResponseWriter, *http.Request, *request) {
+	return func(w http.ResponseWriter, r *http.Request, rq *request) {
+		err := rq.api.Do(r.Context(), http.MethodDelete, "/v1/"+kind+"/"+url.PathEscape(r.PathValue("id")), nil, nil)
+		if err != nil {
+			if kind == "playlists" {
+				var data playlistsData
+				if lerr := p.loadPlaylists(r.Context(), rq, "", &data); lerr != nil {
+					err = lerr
+				}
+				p.render(w, r, rq, http.StatusUnprocessableEntity, "playlists", data, explain(rq.lang, err))
+				return
+			}
+			data := schedulesData{Form: scheduleForm{Scope: "tenant", Priority: "0", Start: "00:00", End: "00:00"}}
+			if lerr := p.loadSchedules(r.Context(), rq, &data); lerr != nil {
+				err = lerr
+			}
+			p.render(w, r, rq, http.StatusUnprocessableEntity, "schedules", data, explain(rq.lang, err))
+			return
+		}
+		http.Redirect(w, r, p.cfg.Prefix+"/"+kind+"?ok=deleted", http.StatusSeeOther)
+	}
+}

@@ -363,3 +363,46 @@ func getAssetAPI(t *testing.T, e *env, id string) (api.Asset, error) {
 	err := e.admin.Do(testCtx(t), http.MethodGet, "/v1/assets/"+id, nil, &a)
 	return a, err
 }
+
+func TestDeleteScheduleAndPlaylist(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	c := testCtx(t)
+	wav := wavBytes(1000)
+	up, err := e.admin.Upload(c, shaHex(wav), int64(len(wav)), strings.NewReader(string(wav)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.admin.CreateAsset(c, api.AssetInput{MasterSHA256: up.SHA256, Kind: "music", Title: "T"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := e.admin.CreatePlaylist(c, api.PlaylistInput{Name: "P", AssetIDs: []string{a.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := e.admin.CreateSchedule(c, api.ScheduleInput{Scope: "tenant", PlaylistID: pl.ID, Start: "08:00", End: "12:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e.url)
+	_, page := b.login(e.token)
+	csrf := b.csrf(page)
+	if st, _ := b.post("/panel/schedules/"+sc.ID+"/delete", url.Values{}); st != http.StatusForbidden {
+		t.Fatalf("delete without csrf: %d, want 403", st)
+	}
+	if st, page := b.post("/panel/schedules/"+sc.ID+"/delete", url.Values{"csrf": {csrf}}); st != http.StatusOK || !strings.Contains(page, "Deleted.") {
+		t.Fatalf("delete schedule: %d", st)
+	}
+	if st, page := b.post("/panel/playlists/"+pl.ID+"/delete", url.Values{"csrf": {csrf}}); st != http.StatusOK || !strings.Contains(page, "Deleted.") {
+		t.Fatalf("delete playlist: %d\n%s", st, page)
+	}
+	var pls api.Page[api.Playlist]
+	var scs api.Page[api.Schedule]
+	if e.admin.Do(c, http.MethodGet, "/v1/playlists", nil, &pls) != nil || e.admin.Do(c, http.MethodGet, "/v1/schedules", nil, &scs) != nil ||
+		len(pls.Items) != 0 || len(scs.Items) != 0 {
+		t.Fatalf("left after delete: %v %v", pls.Items, scs.Items)
+	}
+	if st, page := b.post("/panel/playlists/"+pl.ID+"/delete", url.Values{"csrf": {csrf}}); st != http.StatusUnprocessableEntity || !strings.Contains(page, "Not saved:") {
+		t.Fatalf("deleting a deleted playlist: %d", st)
+	}
+}

@@ -1,7 +1,8 @@
 // Package panel is the director's web panel that origin serves under /panel/: sign-in with an admin (director)
-// or store-manager token, the fleet with live status, the library with upload and transcode state, playlists,
-// schedules with a weekly grid and spot rules, a "what will this zone play" preview, proof-of-play reports with
-// CSV export, and alerts. Pages are rendered on the server (html/template, embedded); a small script adds the
+// or store-manager token; the fleet with live status, and forms for stores, zones and one-time enrollment
+// tokens; the library with upload, transcode state and an edit form (validity window, emergency flag, kind,
+// metadata); playlists; schedules with a weekly grid and spot rules; a "what will this zone play" preview;
+// proof-of-play reports with CSV export; and alerts. Pages are rendered on the server (html/template, embedded); a small script adds the
 // upload progress bar, and every screen works with the keyboard and without the script. English and pt-BR
 // (Accept-Language, or the switch), every string in the message catalogs of i18n.go.
 //

@@ -127,6 +127,16 @@ func TestBrowserFlow(t *testing.T) {
 	}
 	shot("01-fleet-empty")
 
+	// Keyboard: the first Tab reaches the skip link, Enter on it moves focus to the content.
+	do("keyboard skip link", chromedp.KeyEvent("\t"))
+	if cls, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.className`)); cls != "skip" {
+		t.Errorf("first Tab focused %q, want the skip link", cls)
+	}
+	do("keyboard enter", chromedp.KeyEvent("\r"))
+	if id, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); id != "main" {
+		t.Errorf("the skip link moved focus to %q, want main", id)
+	}
+
 	// Set up a store and its zone from the fleet screen.
 	do("new store", chromedp.SendKeys(chromedp.CSS("#store_name"), "Loja Ipanema"),
 		chromedp.Click(chromedp.CSS("#store-form button[type=submit]")), flash("Store created."),

@@ -28,7 +28,8 @@ type originProc struct {
 	Admin      *api.Client
 }
 
-func startOrigin(t *testing.T) originProc {
+// startOrigin runs origin with extra flags (e.g. --transcode=false).
+func startOrigin(t *testing.T, extra ...string) originProc {
 	t.Helper()
 	bin := testenv.Lomuz(t)
 	data := t.TempDir()
@@ -42,7 +43,7 @@ func startOrigin(t *testing.T) originProc {
 	}
 	port := testenv.FreePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "origin", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	cmd := exec.Command(bin, append([]string{"origin", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), "origin.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"github.com/lomuz/lomuz/origin/blob/dirblob"
 	"github.com/lomuz/lomuz/origin/catalog"
 	"github.com/lomuz/lomuz/origin/catalog/embedded"
+	"github.com/lomuz/lomuz/origin/catalog/pgstore"
 	"github.com/lomuz/lomuz/origin/jobs"
 	"github.com/lomuz/lomuz/origin/transcode"
 )
@@ -47,11 +48,20 @@ type env struct {
 
 type envOpts struct {
 	transcode bool // run the real transcode pipeline (ffmpeg) in-process, as `lomuz origin` does
+	postgres  bool // keep the catalog in PostgreSQL (a fresh database), as replicas in production do
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	cat, err := embedded.Open(embedded.DefaultConfig(t.TempDir()))
+	var cat catalog.Store
+	var err error
+	if o.postgres {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cat, err = pgstore.Open(ctx, pgstore.DefaultConfig(testenv.Postgres(t)))
+		cancel()
+	} else {
+		cat, err = embedded.Open(embedded.DefaultConfig(t.TempDir()))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +85,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 }
 
 // start runs another origin replica over the env's stores and key; it stops when the test ends.
-func (e *env) start(o envOpts) string {
+func (e *env) start(o envOpts) string { return e.startWithKey(o, e.key) }
+
+// startWithKey runs a replica signing with key (another deployment's key, in a negative test).
+func (e *env) startWithKey(o envOpts, key ed25519.PrivateKey) string {
 	t := e.t
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -103,7 +116,7 @@ func (e *env) start(o envOpts) string {
 	}
 	cfg := origin.DefaultConfig()
 	cfg.StateCacheTTL, cfg.AuthCacheTTL = -1, -1 // read our own writes at once
-	srv, err := origin.New(cfg, e.cat, e.blobs, e.key, opts...)
+	srv, err := origin.New(cfg, e.cat, e.blobs, key, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

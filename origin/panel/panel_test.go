@@ -1,6 +1,8 @@
 package panel_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/csv"
 	"net/http"
 	"net/url"
@@ -30,8 +32,10 @@ func TestLoginRejectsBadTokenAndForeignForms(t *testing.T) {
 	}
 }
 
+// TestSessionSurvivesRestartAndWorksOnAnotherReplica: two origin replicas on one PostgreSQL catalog, sharing
+// the signing key as a deployment does; a session made on one works on the other.
 func TestSessionSurvivesRestartAndWorksOnAnotherReplica(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	e := newEnv(t, envOpts{postgres: true})
 	e.shop("Loja Centro", "Salão")
 	b := newBrowser(t, e.url)
 	if st, page := b.login(e.token); st != http.StatusOK || !strings.Contains(page, "Loja Centro") {
@@ -47,6 +51,19 @@ func TestSessionSurvivesRestartAndWorksOnAnotherReplica(t *testing.T) {
 	if st != http.StatusOK || !strings.Contains(page, "Loja Centro") {
 		t.Fatalf("session on the other replica: %d\n%s", st, page)
 	}
+	// A server with another signing key (another deployment) does not accept the cookie.
+	_, foreign, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := e.startWithKey(envOpts{}, foreign)
+	u3, _ := url.Parse(third)
+	b.c.Jar.SetCookies(u3, b.c.Jar.Cookies(u))
+	b.base = third
+	if _, page := b.get("/panel/fleet"); !strings.Contains(page, `id="token"`) {
+		t.Fatal("a session sealed under another key was accepted")
+	}
+	b.base = other
 	// Signing out ends the session in this browser.
 	if st, _ := b.post("/panel/logout", url.Values{"csrf": {b.csrf(page)}}); st != http.StatusOK {
 		t.Fatalf("logout: %d", st)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Response bounds of the client, in bytes (after decompression).
@@ -36,12 +37,16 @@ type ClientConfig struct {
 	HTTPClient *http.Client
 	// MaxManifest bounds a sync answer in bytes; 0 means DefaultMaxManifest.
 	MaxManifest int64
+	// ReprobeEvery is how often the client reconsiders which base URL to start from (the fastest healthy one);
+	// 0 means DefaultReprobe, negative never (stay on whichever answered last).
+	ReprobeEvery time.Duration
 }
 
 // Client speaks to origin. It is safe for concurrent use; it holds no state beyond which base URL answered last.
 type Client struct {
-	cfg ClientConfig
-	cur atomic.Int32
+	cfg   ClientConfig
+	cur   atomic.Int32
+	stats *originStats
 }
 
 // NewClient checks cfg and returns a client.
@@ -63,7 +68,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.MaxManifest <= 0 {
 		cfg.MaxManifest = DefaultMaxManifest
 	}
-	return &Client{cfg: cfg}, nil
+	if cfg.ReprobeEvery == 0 {
+		cfg.ReprobeEvery = DefaultReprobe
+	}
+	return &Client{cfg: cfg, stats: newOriginStats(len(cfg.BaseURLs))}, nil
 }
 
 // WithCredential returns a client sharing the configuration but sending cred (after enrollment).
@@ -71,7 +79,7 @@ func (c *Client) WithCredential(cred string, originKey ed25519.PublicKey) *Clien
 	cfg := c.cfg
 	cfg.BaseURLs = append([]string(nil), c.cfg.BaseURLs...)
 	cfg.Credential, cfg.OriginKey = cred, originKey
-	return &Client{cfg: cfg}
+	return &Client{cfg: cfg, stats: c.stats}
 }
 
 // CredentialOf returns the credential a client sends (for tests and tools that build raw requests).
@@ -101,11 +109,13 @@ func (c *Client) do(ctx context.Context, method, path string, in any, limit int6
 	}
 	var lastErr error
 	n := len(c.cfg.BaseURLs)
-	start := int(c.cur.Load())
+	start := c.stats.start(int(c.cur.Load()), c.cfg.ReprobeEvery)
 	for i := 0; i < n; i++ {
 		idx := (start + i) % n
+		t0 := time.Now()
 		raw, err := c.once(ctx, method, c.cfg.BaseURLs[idx]+path, body, in != nil, limit)
 		if err == nil {
+			c.stats.ok(idx, time.Since(t0))
 			c.cur.Store(int32(idx))
 			if out == nil {
 				return nil
@@ -120,6 +130,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, limit int6
 		if errors.As(err, &p) && p.Status < 500 {
 			return err
 		}
+		c.stats.failed(idx)
 		if ctx.Err() != nil {
 			return err
 		}

@@ -162,10 +162,12 @@ func (s *Server) routes() http.Handler {
 // panelIdentity says whose an admin token is, for the panel, with the same lookup as the admin API's auth.
 func (s *Server) panelIdentity(ctx context.Context, tok string) (panel.Identity, error) {
 	if len(tok) > maxSecretLen || !strings.HasPrefix(tok, adminSecretPrefix) {
-		return panel.Identity{}, errors.New("not an admin token")
+		return panel.Identity{}, panel.ErrBadToken
 	}
 	t, err := s.cat.AdminTokenByHash(ctx, hashSecret(tok))
-	if err != nil {
+	if errors.Is(err, catalog.ErrNotFound) || errors.Is(err, catalog.ErrRevoked) {
+		return panel.Identity{}, fmt.Errorf("%w: %w", panel.ErrBadToken, err)
+	} else if err != nil {
 		return panel.Identity{}, err
 	}
 	return panel.Identity{TenantID: t.TenantID, Role: string(t.Role), StoreID: t.StoreID, Name: t.Name}, nil

@@ -32,8 +32,13 @@ type Identity struct {
 func (id Identity) Director() bool { return id.Role == "director" }
 
 // Authenticator checks an admin token with origin's rules (unknown, revoked) and says whose it is. Origin supplies
-// it; the panel keeps no copy of those rules. Safe for concurrent use; may block on the catalog.
+// it; the panel keeps no copy of those rules. A token that is not (or no longer) valid gives an error wrapping
+// ErrBadToken; any other error is taken as transient (the catalog is unreachable) and does not end a session.
+// Safe for concurrent use; may block on the catalog.
 type Authenticator func(ctx context.Context, token string) (Identity, error)
+
+// ErrBadToken is what an Authenticator wraps for an unknown, revoked or malformed token.
+var ErrBadToken = errors.New("panel: token not accepted")
 
 // Config configures the panel. Start from DefaultConfig; New calls validate.
 type Config struct {
@@ -235,6 +240,11 @@ func (p *Panel) authed(h func(http.ResponseWriter, *http.Request, *request)) htt
 			return
 		}
 		id, err := p.cfg.Authenticate(r.Context(), s.Token)
+		if err != nil && !errors.Is(err, ErrBadToken) {
+			slog.Warn("panel: cannot check a session's token", "err", err)
+			p.plainError(w, lang, http.StatusServiceUnavailable, "err.busy")
+			return
+		}
 		if err != nil {
 			p.keys.clearSession(w, r, p.cfg.Prefix)
 			if r.Method == http.MethodGet {

@@ -10,6 +10,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -179,8 +181,12 @@ func (p *Panel) login(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, r, http.StatusUnauthorized, msg(lang, "err.token"))
 		return
 	}
-	if _, err := p.cfg.Authenticate(r.Context(), tok); err != nil {
+	if _, err := p.cfg.Authenticate(r.Context(), tok); errors.Is(err, ErrBadToken) {
 		p.renderLogin(w, r, http.StatusUnauthorized, msg(lang, "err.token"))
+		return
+	} else if err != nil {
+		slog.Warn("panel: cannot check a token at sign-in", "err", err)
+		p.renderLogin(w, r, http.StatusServiceUnavailable, msg(lang, "err.busy"))
 		return
 	}
 	s := session{Token: tok, Expires: p.cfg.Now().Add(p.cfg.SessionTTL).Unix(), Nonce: randomString(16)}

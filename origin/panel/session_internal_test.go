@@ -2,7 +2,11 @@ package panel
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -142,4 +146,35 @@ func TestWeekGrid(t *testing.T) {
 
 func apiSchedule(start, end string, days ...int) api.Schedule {
 	return api.Schedule{Start: start, End: end, Weekdays: days}
+}
+
+// TestTransientAuthFailureKeepsSession: when origin cannot check a token (catalog down), the page says so and
+// the session stays; only a token origin refuses ends it.
+func TestTransientAuthFailureKeepsSession(t *testing.T) {
+	var authErr error
+	cfg := DefaultConfig()
+	cfg.API = http.NotFoundHandler()
+	cfg.Secret = bytes.Repeat([]byte{1}, 32)
+	cfg.Authenticate = func(context.Context, string) (Identity, error) { return Identity{}, authErr }
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := &http.Cookie{Name: sessionCookie, Value: p.keys.seal(session{Token: "lmza_x",
+		Expires: time.Now().Add(time.Hour).Unix(), Nonce: "n"})}
+	get := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/panel/fleet", nil)
+		r.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		p.ServeHTTP(w, r)
+		return w
+	}
+	authErr = errors.New("catalog unreachable")
+	if w := get(); w.Code != http.StatusServiceUnavailable || strings.Contains(w.Header().Get("Set-Cookie"), sessionCookie) {
+		t.Fatalf("transient failure: %d, Set-Cookie %q", w.Code, w.Header().Get("Set-Cookie"))
+	}
+	authErr = fmt.Errorf("%w: revoked", ErrBadToken)
+	if w := get(); w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Set-Cookie"), sessionCookie+"=;") {
+		t.Fatalf("refused token: %d, Set-Cookie %q", w.Code, w.Header().Get("Set-Cookie"))
+	}
 }

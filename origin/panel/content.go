@@ -310,3 +310,67 @@ func (p *Panel) deleteContent(kind string) func(http.ResponseWriter, *http.Reque
 		http.Redirect(w, r, p.cfg.Prefix+"/"+kind+"?ok=deleted", http.StatusSeeOther)
 	}
 }
+
+type playlistEditData struct {
+	P       api.Playlist
+	Current []api.Asset // the playlist's tracks, in order
+	Assets  []api.Asset // library search results to add
+	Q       string
+	Form    playlistForm
+}
+
+// loadPlaylistEdit reads a playlist, its tracks (at most MaxPlaylistShown are listed) and the library search.
+func (p *Panel) loadPlaylistEdit(ctx context.Context, rq *request, id, q string, data *playlistEditData) error {
+	if err := rq.api.Do(ctx, http.MethodGet, "/v1/playlists/"+url.PathEscape(id), nil, &data.P); err != nil {
+		return err
+	}
+	titles := newTitleCache(rq.api)
+	for _, aid := range data.P.AssetIDs[:min(len(data.P.AssetIDs), maxPlaylistShown)] {
+		data.Current = append(data.Current, titles.asset(ctx, aid))
+	}
+	data.Q = strings.TrimSpace(q)
+	if len(data.Q) > 200 {
+		data.Q = data.Q[:200]
+	}
+	var err error
+	if data.Q != "" {
+		data.Assets, _, _, err = p.searchAssets(ctx, rq.api, data.Q, 1, p.cfg.PageSize)
+	}
+	return err
+}
+
+// maxPlaylistShown bounds the tracks listed (one GET each) on a playlist's page.
+const maxPlaylistShown = 500
+
+func (p *Panel) playlist(w http.ResponseWriter, r *http.Request, rq *request) {
+	var data playlistEditData
+	if err := p.loadPlaylistEdit(r.Context(), rq, r.PathValue("id"), r.URL.Query().Get("q"), &data); err != nil {
+		p.render(w, r, rq, http.StatusNotFound, "playlist", data, explain(rq.lang, err))
+		return
+	}
+	data.Form = playlistForm{Name: data.P.Name, AssetIDs: data.P.AssetIDs}
+	p.render(w, r, rq, http.StatusOK, "playlist", data, "")
+}
+
+// updatePlaylist saves the edit form: the name, the kept tracks in their order, then the added ones.
+func (p *Panel) updatePlaylist(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
+	pf := r.PostForm
+	form := playlistForm{Name: strings.TrimSpace(pf.Get("name"))}
+	for _, aid := range append(pf["keep"], pf["asset"]...) {
+		if !slices.Contains(form.AssetIDs, aid) {
+			form.AssetIDs = append(form.AssetIDs, aid)
+		}
+	}
+	in := api.PlaylistInput{Name: form.Name, AssetIDs: form.AssetIDs}
+	if err := rq.api.Do(r.Context(), http.MethodPut, "/v1/playlists/"+url.PathEscape(id), &in, nil); err != nil {
+		var data playlistEditData
+		if lerr := p.loadPlaylistEdit(r.Context(), rq, id, pf.Get("q"), &data); lerr != nil {
+			err = lerr
+		}
+		data.Form = form
+		p.render(w, r, rq, http.StatusUnprocessableEntity, "playlist", data, explain(rq.lang, err))
+		return
+	}
+	http.Redirect(w, r, p.cfg.Prefix+"/playlists/"+url.PathEscape(id)+"?ok=playlist", http.StatusSeeOther)
+}

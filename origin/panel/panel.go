@@ -200,6 +200,8 @@ func (p *Panel) routes() {
 	m.HandleFunc("GET "+pre+"/playlists", p.authed(p.playlists))
 	m.HandleFunc("POST "+pre+"/playlists", p.authed(p.createPlaylist))
 	m.HandleFunc("POST "+pre+"/playlists/{id}/delete", p.authed(p.deleteContent("playlists")))
+	m.HandleFunc("GET "+pre+"/playlists/{id}", p.authed(p.playlist))
+	m.HandleFunc("POST "+pre+"/playlists/{id}", p.authed(p.updatePlaylist))
 	m.HandleFunc("GET "+pre+"/schedules", p.authed(p.schedules))
 	m.HandleFunc("POST "+pre+"/schedules/{id}/delete", p.authed(p.deleteContent("schedules")))
 	m.HandleFunc("POST "+pre+"/schedules", p.authed(p.createSchedule))

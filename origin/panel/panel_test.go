@@ -423,3 +423,50 @@ func TestDeleteScheduleAndPlaylist(t *testing.T) {
 		t.Fatalf("deleting a deleted playlist: %d", st)
 	}
 }
+
+func TestEditPlaylistKeepsOrderAndAddsTracks(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	c := testCtx(t)
+	var ids []string
+	for i, title := range []string{"Alpha", "Bravo", "Charlie"} {
+		wav := wavBytes(500 + 100*i)
+		up, err := e.admin.Upload(c, shaHex(wav), int64(len(wav)), strings.NewReader(string(wav)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := e.admin.CreateAsset(c, api.AssetInput{MasterSHA256: up.SHA256, Kind: "music", Title: title})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	pl, err := e.admin.CreatePlaylist(c, api.PlaylistInput{Name: "Tarde", AssetIDs: []string{ids[1], ids[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e.url)
+	b.login(e.token)
+	st, page := b.get("/panel/playlists/" + pl.ID + "?q=charlie")
+	if st != http.StatusOK || !strings.Contains(page, `id="a-`+ids[2]+`"`) || strings.Index(page, "Bravo") > strings.Index(page, "Alpha") {
+		t.Fatalf("playlist page: %d, search result or order wrong\n%s", st, page)
+	}
+	// Remove Bravo, keep Alpha, add Charlie.
+	st, page = b.post("/panel/playlists/"+pl.ID, url.Values{"csrf": {b.csrf(page)}, "name": {"Tarde 2"},
+		"keep": {ids[0]}, "asset": {ids[2]}})
+	if st != http.StatusOK || !strings.Contains(page, "Playlist saved.") {
+		t.Fatalf("save: %d", st)
+	}
+	var got api.Playlist
+	if err := e.admin.Do(c, http.MethodGet, "/v1/playlists/"+pl.ID, nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Tarde 2" || strings.Join(got.AssetIDs, ",") != ids[0]+","+ids[2] {
+		t.Fatalf("after edit: %+v", got)
+	}
+	// An empty name is refused by origin; the typed tracks stay ticked.
+	st, page = b.post("/panel/playlists/"+pl.ID, url.Values{"csrf": {b.csrf(page)}, "name": {""}, "keep": {ids[2]}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(page, "Not saved:") ||
+		!strings.Contains(page, `id="k-`+ids[2]+`" checked`) || strings.Contains(page, `id="k-`+ids[0]+`" checked`) {
+		t.Fatalf("empty name: %d\n%s", st, page)
+	}
+}

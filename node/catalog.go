@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/lomuz/lomuz/crdt"
 	"github.com/lomuz/lomuz/origin/api"
 	"github.com/lomuz/lomuz/player/schedule"
+	"github.com/lomuz/lomuz/player/wire"
 )
 
 // catalogView is the catalog decoded from the crdt records into selection's domain types: the wire types of
@@ -87,7 +87,7 @@ func (c *Core) applyRecord(r crdt.Record) error {
 		if err := json.Unmarshal(r.Body, &w); err != nil {
 			return err
 		}
-		a, err := assetFromWire(w)
+		a, err := wire.Asset(w)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (c *Core) applyRecord(r crdt.Record) error {
 		if err := json.Unmarshal(r.Body, &w); err != nil {
 			return err
 		}
-		p := schedule.Playlist{ID: w.ID, Name: w.Name, AssetIDs: w.AssetIDs}
+		p := wire.Playlist(w)
 		if err := c.sel.UpsertPlaylist(p); err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (c *Core) applyRecord(r crdt.Record) error {
 		if w.StoreID != "" && w.StoreID != c.cfg.Store {
 			return nil // another store's schedule relayed by mistake: not ours to play
 		}
-		s, err := scheduleFromWire(w)
+		s, err := wire.Schedule(w)
 		if err != nil {
 			return err
 		}
@@ -207,61 +207,4 @@ func (c *Core) pendingSchedules() int {
 		}
 	}
 	return n
-}
-
-func assetFromWire(w api.Asset) (schedule.Asset, error) {
-	k, err := schedule.ParseKind(w.Kind)
-	if err != nil {
-		return schedule.Asset{}, err
-	}
-	a := schedule.Asset{
-		ID: w.ID, Kind: k, Title: w.Title, Artist: w.Artist, ISRC: w.ISRC,
-		SHA256: w.SHA256, MD5: w.MD5, Size: w.Size, Codec: w.Codec, LoudnessLUFS: w.LoudnessLUFS,
-		Duration: time.Duration(w.DurationMS) * time.Millisecond,
-		CueIn:    time.Duration(w.CueInMS) * time.Millisecond, CueOut: time.Duration(w.CueOutMS) * time.Millisecond,
-		EmergencyEligible: w.EmergencyEligible,
-	}
-	if w.ValidFrom != nil {
-		a.ValidFrom = *w.ValidFrom
-	}
-	if w.ValidUntil != nil {
-		a.ValidUntil = *w.ValidUntil
-	}
-	return a, nil
-}
-
-func scheduleFromWire(w api.Schedule) (schedule.Schedule, error) {
-	s := schedule.Schedule{ID: w.ID, Store: w.StoreID, Zone: w.ZoneID, PlaylistID: w.PlaylistID, Priority: w.Priority}
-	var err error
-	if w.DateFrom != "" {
-		if s.DateFrom, err = schedule.ParseDate(w.DateFrom); err != nil {
-			return s, err
-		}
-	}
-	if w.DateTo != "" {
-		if s.DateTo, err = schedule.ParseDate(w.DateTo); err != nil {
-			return s, err
-		}
-	}
-	for _, d := range w.Weekdays {
-		s.Weekdays = append(s.Weekdays, time.Weekday(d))
-	}
-	if s.Start, err = schedule.ParseClock(w.Start); err != nil {
-		return s, err
-	}
-	if s.End, err = schedule.ParseClock(w.End); err != nil {
-		return s, err
-	}
-	for _, sr := range w.SpotRules {
-		rule := schedule.SpotRule{PlaylistID: sr.PlaylistID, EveryNTracks: sr.EveryNTracks, EveryNMinutes: sr.EveryNMinutes}
-		for _, at := range sr.At {
-			ct, err := schedule.ParseClock(at)
-			if err != nil {
-				return s, err
-			}
-			rule.At = append(rule.At, ct)
-		}
-		s.Spots = append(s.Spots, rule)
-	}
-	return s, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lomuz/lomuz/origin/api"
 	"github.com/lomuz/lomuz/player/schedule"
+	"github.com/lomuz/lomuz/player/wire"
 )
 
 // Bounds of one preview.
@@ -143,7 +144,7 @@ func (p *Panel) selector(ctx context.Context, c *api.Client, storeID, zoneID, tz
 		}
 		n += len(pg.Items)
 		for _, w := range pg.Items {
-			a, err := assetFromWire(w)
+			a, err := wire.Asset(w)
 			if err != nil {
 				continue // a kind this panel does not know: the player would not play it either
 			}
@@ -164,69 +165,16 @@ func (p *Panel) selector(ctx context.Context, c *api.Client, storeID, zoneID, tz
 		return nil, nil, err
 	}
 	for _, pl := range pls {
-		_ = sel.UpsertPlaylist(schedule.Playlist{ID: pl.ID, Name: pl.Name, AssetIDs: pl.AssetIDs})
+		_ = sel.UpsertPlaylist(wire.Playlist(pl))
 	}
 	scs, err := listSchedules(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, s := range scs {
-		if sc, err := scheduleFromWire(s); err == nil {
+		if sc, err := wire.Schedule(s); err == nil {
 			_ = sel.UpsertSchedule(sc)
 		}
 	}
 	return sel, titles, nil
-}
-
-// assetFromWire and scheduleFromWire read origin's wire types into the selector's. The node has the same pair
-// for the records it receives (node/catalog.go); both follow the field lists of origin/api and player/schedule.
-func assetFromWire(w api.Asset) (schedule.Asset, error) {
-	k, err := schedule.ParseKind(w.Kind)
-	if err != nil {
-		return schedule.Asset{}, err
-	}
-	a := schedule.Asset{ID: w.ID, Kind: k, Title: w.Title, Artist: w.Artist, ISRC: w.ISRC, SHA256: w.SHA256,
-		MD5: w.MD5, Size: w.Size, Codec: w.Codec, LoudnessLUFS: w.LoudnessLUFS,
-		Duration: time.Duration(w.DurationMS) * time.Millisecond,
-		CueIn:    time.Duration(w.CueInMS) * time.Millisecond, CueOut: time.Duration(w.CueOutMS) * time.Millisecond,
-		EmergencyEligible: w.EmergencyEligible}
-	if w.ValidFrom != nil {
-		a.ValidFrom = *w.ValidFrom
-	}
-	if w.ValidUntil != nil {
-		a.ValidUntil = *w.ValidUntil
-	}
-	return a, nil
-}
-
-func scheduleFromWire(w api.Schedule) (schedule.Schedule, error) {
-	s := schedule.Schedule{ID: w.ID, Store: w.StoreID, Zone: w.ZoneID, PlaylistID: w.PlaylistID, Priority: w.Priority}
-	var err error
-	if s.DateFrom, err = schedule.ParseDate(w.DateFrom); err != nil {
-		return s, err
-	}
-	if s.DateTo, err = schedule.ParseDate(w.DateTo); err != nil {
-		return s, err
-	}
-	for _, d := range w.Weekdays {
-		s.Weekdays = append(s.Weekdays, time.Weekday(d))
-	}
-	if s.Start, err = schedule.ParseClock(w.Start); err != nil {
-		return s, err
-	}
-	if s.End, err = schedule.ParseClock(w.End); err != nil {
-		return s, err
-	}
-	for _, sr := range w.SpotRules {
-		rule := schedule.SpotRule{PlaylistID: sr.PlaylistID, EveryNTracks: sr.EveryNTracks, EveryNMinutes: sr.EveryNMinutes}
-		for _, at := range sr.At {
-			ct, err := schedule.ParseClock(at)
-			if err != nil {
-				return s, err
-			}
-			rule.At = append(rule.At, ct)
-		}
-		s.Spots = append(s.Spots, rule)
-	}
-	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gopxl/beep/v2"
@@ -263,6 +264,7 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 		Mesh:   mesh,
 		Origin: client, Audio: engine, Downloads: dl, Blobs: cacheBlobs{blobs}, Persist: persist, Logger: log,
 		EngineTargetLUFS: ec.TargetLUFS,
+		FreeDisk:         func() int64 { return freeDisk(cfg.DataDir) },
 		Now:              func() Instant { return Instant{Mono: time.Since(start), Wall: time.Now()} },
 	})
 	if err != nil {
@@ -353,3 +355,12 @@ func (b cacheBlobs) List() []string                     { return b.c.List() }
 func (b cacheBlobs) Has(sha string) bool                { return b.c.Has(sha) }
 func (b cacheBlobs) SetPinned(shas []string)            { b.c.SetPinned(shas) }
 func (b cacheBlobs) Open(sha string) (cacheFile, error) { return b.c.Open(sha) }
+
+// freeDisk returns the bytes available to this process on the file system holding dir, or -1.
+func freeDisk(dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}

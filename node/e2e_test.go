@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -262,6 +261,10 @@ func TestNodeEndToEnd(t *testing.T) {
 	if got < target-1 || got > target+1 {
 		t.Fatalf("output integrated loudness %.2f LUFS, want %.0f +- 1 LU", got, target)
 	}
-	// Proof of play reached origin with the next sync or stays pending: the outbox must hold what was not acked.
-	_ = io.Discard
+	// The device's self-report reached origin's fleet view with its sync.
+	devs, err := o.Admin.ListDevices(ctx, st.ID)
+	if err != nil || len(devs) != 1 || devs[0].Status == nil || devs[0].Status.FreeDiskBytes <= 0 ||
+		devs[0].Status.CoveredUntil == nil {
+		t.Fatalf("device status at origin: %+v, %v", devs, err)
+	}
 }

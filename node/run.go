@@ -96,6 +96,8 @@ type Parts struct {
 	Logger *slog.Logger
 	// SyncTimeout bounds one sync request.
 	SyncTimeout time.Duration
+	// FreeDisk reports free bytes on the data disk for the status sent to origin; nil reports unknown.
+	FreeDisk func() int64
 	// EngineTargetLUFS is the loudness target Audio was configured with (0: store targets are not applied).
 	EngineTargetLUFS float64
 }
@@ -304,6 +306,11 @@ func (r *Runner) perform(ctx context.Context, rd Ready, wg *sync.WaitGroup) erro
 	}
 	if rd.Sync != nil {
 		req := *rd.Sync
+		if req.Status != nil && r.p.FreeDisk != nil {
+			st := *req.Status
+			st.FreeDiskBytes = r.p.FreeDisk()
+			req.Status = &st
+		}
 		sent := r.p.Now().Mono
 		wg.Add(1)
 		go func() {

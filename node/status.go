@@ -129,13 +129,13 @@ func (c *Core) Status() Status {
 		s.Downloads = append(s.Downloads, d)
 	}
 	s.PendingSchedules = c.pendingSchedules()
-	s.CoveredUntil = c.coveredUntil(iv.Now())
+	s.CoveredUntil = c.coveredUntilWithin(iv.Now(), coverHorizon)
 	return s
 }
 
-func (c *Core) coveredUntil(from time.Time) time.Time {
+func (c *Core) coveredUntilWithin(from time.Time, horizon time.Duration) time.Time {
 	// Plan works on its own copy of the selector; a truncated plan still tells how far it got.
-	plan, _ := c.sel.Plan(from, from.Add(coverHorizon))
+	plan, _ := c.sel.Plan(from, from.Add(horizon))
 	if len(plan) == 0 {
 		return from
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lomuz/lomuz/crdt"
 	"github.com/lomuz/lomuz/origin/api"
+	"github.com/lomuz/lomuz/player/trustedtime"
 )
 
 const (
@@ -55,7 +56,38 @@ func (c *Core) tickSync() {
 		}
 	}
 	req.PlayEvents = c.pendingPlayEvents()
+	req.Status = c.deviceStatus()
 	c.out.Sync = req
+}
+
+// statusHorizon bounds the coverage look-ahead reported with each sync: a day of planning is cheap enough for every
+// sync (and for the simulator's thousands of nodes), and a day is what an operator acts on.
+const statusHorizon = 24 * time.Hour
+
+// deviceStatus is the node's report about itself for origin's fleet view. FreeDiskBytes is filled in by Run.
+func (c *Core) deviceStatus() *api.DeviceStatus {
+	iv := c.Interval()
+	st := &api.DeviceStatus{DeadAir: c.counters.DeadAir, FreeDiskBytes: -1,
+		PendingPlays: len(c.state.PlayLog().Pending(c.cfg.Device))}
+	if t := c.play.current; t != nil {
+		st.NowPlayingAssetID, st.NowPlayingTitle = t.choice.Asset.ID, clipName(t.choice.Asset.Title)
+		st.Fallback = levelString(t.choice.Level)
+	}
+	if cs := iv.Status(); cs.Problem != trustedtime.OK {
+		st.ClockProblem, st.ClockOffsetMS = cs.Problem.String(), cs.Offset.Milliseconds()
+	}
+	now := iv.Now()
+	covered := c.coveredUntilWithin(now, statusHorizon)
+	st.CoveredUntil = &covered
+	return st
+}
+
+// clipName keeps a title within the API's name bound.
+func clipName(s string) string {
+	if len(s) > api.MaxNameLen {
+		return s[:api.MaxNameLen]
+	}
+	return s
 }
 
 // pendingPlayEvents lists unacknowledged play events of every node of the store, oldest first per node: any node

@@ -3,6 +3,7 @@ package origin
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -234,10 +235,18 @@ func (s *Server) deleteZone(w http.ResponseWriter, r *http.Request) {
 }
 
 func deviceToWire(d catalog.Device) api.Device {
-	return api.Device{ID: d.ID, StoreID: d.StoreID, ZoneID: d.ZoneID, Name: d.Name, PeerID: d.PeerID,
+	w := api.Device{ID: d.ID, StoreID: d.StoreID, ZoneID: d.ZoneID, Name: d.Name, PeerID: d.PeerID,
 		EnrolledAt: d.EnrolledAt, RevokedAt: timePtr(d.RevokedAt), LastSyncAt: timePtr(d.Telemetry.LastSyncAt),
 		AppVersion: d.Telemetry.AppVersion, CachedAssetsCount: d.Telemetry.CachedAssetsCount,
 		CachedBytes: d.Telemetry.CachedBytes, AckedRevision: d.Telemetry.AckedRevision}
+	if len(d.Telemetry.Status) > 0 {
+		var st api.DeviceStatus
+		// Stored by the sync handler from a validated report; an unreadable one is shown as none.
+		if json.Unmarshal(d.Telemetry.Status, &st) == nil {
+			w.Status = &st
+		}
+	}
+	return w
 }
 
 // queryID reads an optional UUID query parameter.

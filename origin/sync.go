@@ -105,13 +105,20 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	}
 	inv, _ := json.Marshal(map[string]any{"cached_assets": req.Inventory.CachedAssets,
 		"cached_bytes": req.Inventory.CachedBytes, "missing": len(req.Inventory.Missing)})
+	var status json.RawMessage
+	if req.Status != nil {
+		// Validated with the request; its bounded fields keep it far under catalog.MaxStatusBytes.
+		if b, err := json.Marshal(req.Status); err == nil && len(b) <= catalog.MaxStatusBytes {
+			status = b
+		}
+	}
 	rep := catalog.SyncReport{
 		Log: catalog.SyncLog{TenantID: d.TenantID, DeviceID: d.ID, StoreID: d.StoreID, At: now.UTC(),
 			FromRevision: req.Revision, ToRevision: m.Revision, Full: m.Full, Upserts: len(m.Records),
 			Deletes: len(m.Tombstones), Downloads: len(m.Downloads), StateHashMatched: matched, Inventory: inv},
 		Telemetry: catalog.DeviceTelemetry{LastSyncAt: now.UTC(), AppVersion: req.AppVersion,
 			CachedAssetsCount: req.Inventory.CachedAssets, CachedBytes: req.Inventory.CachedBytes,
-			AckedRevision: req.Revision},
+			AckedRevision: req.Revision, Status: status},
 	}
 	if err := s.logs.submit(ctx, rep); err != nil {
 		writeError(w, r, err)

@@ -359,6 +359,8 @@ type Device struct {
 	CachedAssetsCount int        `json:"cached_assets_count"`
 	CachedBytes       int64      `json:"cached_bytes"`
 	AckedRevision     uint64     `json:"acked_revision"`
+	// Status is the device's last self-report (now playing, fallback, clock, coverage, disk); nil when none.
+	Status *DeviceStatus `json:"status,omitempty"`
 }
 
 // SyncLog is one audited sync of a device.

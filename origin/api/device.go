@@ -58,6 +58,8 @@ type SyncRequest struct {
 	AppVersion string      `json:"app_version,omitempty"`
 	Inventory  Inventory   `json:"inventory"`
 	PlayEvents []PlayEvent `json:"play_events,omitempty"`
+	// Status is the device's report about itself, kept as its last status (optional).
+	Status *DeviceStatus `json:"status,omitempty"`
 }
 
 // Inventory summarizes the device's blob cache.
@@ -103,6 +105,11 @@ func (r *SyncRequest) Validate() error {
 	for _, s := range r.Inventory.Missing {
 		if !ValidSHA256(s) {
 			return BadField("inventory.missing", "%q is not a lowercase hex sha256", s)
+		}
+	}
+	if r.Status != nil {
+		if err := r.Status.Validate(); err != nil {
+			return err
 		}
 	}
 	if len(r.PlayEvents) > MaxPlayEvents {

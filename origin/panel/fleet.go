@@ -238,6 +238,15 @@ func (p *Panel) nowPlaying(ctx context.Context, c *api.Client, storeID string, r
 		row.Level, row.PlayedAt = e.Fallback, e.StartedAt
 		row.Playing = titles.title(ctx, e.AssetID)
 	}
+	// A self-report sent with a sync newer than the last delivered play says what plays right now.
+	for i := range rows {
+		row := &rows[i]
+		st, at := row.D.Status, row.D.LastSyncAt
+		if st == nil || st.Fallback == "" || at == nil || p.cfg.Now().Sub(*at) > nowPlayingWindow || !at.After(row.PlayedAt) {
+			continue
+		}
+		row.Level, row.PlayedAt, row.Playing = st.Fallback, *at, st.NowPlayingTitle
+	}
 }
 
 // queryPlays reads one page of proof-of-play events with the given filters.
@@ -299,6 +308,36 @@ type alert struct {
 	LastTitle string
 }
 
+// Thresholds of the alerts raised from a device's last self-report.
+const (
+	lowDiskBytes = 1 << 30       // less free disk than this cannot hold a season's new content
+	thinCoverage = 6 * time.Hour // the cache runs out of scheduled content within this
+)
+
+// statusAlerts are the alerts a device's last self-report raises: a clock it does not believe, low disk, dead air,
+// and a cache that will not cover the schedule for long.
+func statusAlerts(d deviceRow, now time.Time) []alert {
+	st := d.D.Status
+	if st == nil || d.D.LastSyncAt == nil {
+		return nil
+	}
+	since := *d.D.LastSyncAt
+	var out []alert
+	if st.ClockProblem != "" {
+		out = append(out, alert{Kind: "alerts.clock", Device: d, Since: since})
+	}
+	if st.FreeDiskBytes >= 0 && st.FreeDiskBytes < lowDiskBytes {
+		out = append(out, alert{Kind: "alerts.disk", Device: d, Since: since})
+	}
+	if st.DeadAir > 0 {
+		out = append(out, alert{Kind: "alerts.silent", Device: d, Since: since, Count: st.DeadAir})
+	}
+	if st.CoveredUntil != nil && st.CoveredUntil.Before(now.Add(thinCoverage)) {
+		out = append(out, alert{Kind: "alerts.coverage", Device: d, Since: since})
+	}
+	return out
+}
+
 type alertsData struct {
 	Alerts    []alert
 	Truncated bool
@@ -321,6 +360,7 @@ func (p *Panel) alerts(w http.ResponseWriter, r *http.Request, rq *request) {
 		case "never":
 			data.Alerts = append(data.Alerts, alert{Kind: "alerts.never", Device: d, Since: d.D.EnrolledAt})
 		}
+		data.Alerts = append(data.Alerts, statusAlerts(d, p.cfg.Now())...)
 	}
 	// Fallback plays in the last 24 hours, one alert per device and kind with its count.
 	f := url.Values{"from": {p.cfg.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)}}

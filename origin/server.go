@@ -31,6 +31,7 @@ type Server struct {
 	now      func() time.Time
 
 	handler  http.Handler
+	metrics  *metrics
 	patterns []string      // "METHOD /path" of every route, for the OpenAPI check
 	inflight chan struct{} // device requests in progress; nil when shedding is off
 	auth     *ttlCache[catalog.Hash, authEntry]
@@ -74,6 +75,7 @@ func New(cfg Config, cat catalog.Store, blobs blob.Store, key ed25519.PrivateKey
 	s.states = newTTLCache[stateKey, catalog.SyncState](cfg.StateCacheTTL, 100_000)
 	s.times = &timeSigner{key: key}
 	s.logs = newSyncLogBatcher(cat, cfg.SyncLogBatch, cfg.SyncLogWindow, cfg.SyncLogFlushers)
+	s.metrics = newMetrics()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -153,10 +155,13 @@ func (s *Server) routes() http.Handler {
 	} else {
 		slog.Error("origin: panel disabled", "err", err)
 	}
+	// Operations endpoints, not part of the API (so not in its route list): readiness and Prometheus metrics.
+	mux.ServeMux.HandleFunc("GET /readyz", s.readyz)
+	mux.ServeMux.Handle("GET /metrics", s.metrics.handler())
 	mux.ServeMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, api.NewProblem(http.StatusNotFound, api.ProblemNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
-	return recoverer(mux)
+	return s.metrics.instrument(recoverer(mux))
 }
 
 // panelIdentity says whose an admin token is, for the panel, with the same lookup as the admin API's auth.

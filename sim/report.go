@@ -113,7 +113,7 @@ func (w *world) command() string {
 // Summary is a few lines for a terminal.
 func (r *Report) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "scenario %s seed %d: %s simulated in %s (%d nodes, %.0f node-hours per wall second), %d events, %d plays\n",
+	fmt.Fprintf(&b, "scenario %s seed %d: %s simulated in %s (%d nodes, %.3f node-hours per wall second), %d events, %d plays\n",
 		r.Scenario, r.Seed, r.Simulated, r.Wall, r.Nodes, r.NodeHoursPerSec, r.Events, r.Plays)
 	for _, s := range r.Stores {
 		fmt.Fprintf(&b, "  store %d: uplink %d B for %d B of distinct blobs (amplification %.3f, %d cloud pulls, %d LAN sides), converged %s after heal\n",
@@ -282,7 +282,7 @@ var pageTmpl = template.Must(template.New("report").Parse(`<!doctype html>
 <style>body{font-family:sans-serif;max-width:760px;margin:2em auto;color:#222}svg{background:#fafafa;border:1px solid #ddd}
 .bad{color:#b00}code{background:#eee;padding:2px 4px}td,th{padding:2px 8px;text-align:left}</style></head><body>
 <h1>Scenario {{.R.Scenario}}, seed {{.R.Seed}}</h1>
-<p>{{.R.Simulated}} simulated in {{.R.Wall}}; {{.R.Nodes}} nodes; {{printf "%.0f" .R.NodeHoursPerSec}} node-hours per wall second;
+<p>{{.R.Simulated}} simulated in {{.R.Wall}}; {{.R.Nodes}} nodes; {{printf "%.3f" .R.NodeHoursPerSec}} node-hours per wall second;
 {{.R.Events}} events; {{.R.Plays}} plays. Trace sha256 <code>{{.R.TraceHash}}</code>.</p>
 <p>Reproduce: <code>{{.R.Command}}</code></p>
 {{if .R.ViolationCount}}<h2 class="bad">{{.R.ViolationCount}} invariant violations</h2><ul>

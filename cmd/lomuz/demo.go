@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lomuz/lomuz/demo"
+	"github.com/lomuz/lomuz/origin/ingest"
 )
 
 func init() {
@@ -22,7 +23,7 @@ func init() {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			cfg.Out, cfg.Logger, cfg.Ingest = cmd.OutOrStdout(), newLogger(), transcodeOrigin
+			cfg.Out, cfg.Logger, cfg.Ingest = cmd.OutOrStdout(), newLogger(), ingest.Pipeline
 			return demo.Run(ctx, cfg)
 		},
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lomuz/lomuz/origin"
 	"github.com/lomuz/lomuz/origin/blob/s3blob"
+	"github.com/lomuz/lomuz/origin/ingest"
 )
 
 // originFlags are the flags shared by `lomuz origin` and `lomuz origin bootstrap`.
@@ -63,7 +64,7 @@ func init() {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if f.transcode {
-				return runOriginTranscoding(ctx, f.cfg, f.deployConfig())
+				return ingest.RunOrigin(ctx, f.cfg, f.deployConfig())
 			}
 			return origin.Run(ctx, f.cfg, f.deployConfig())
 		},

@@ -67,7 +67,7 @@ const statusHorizon = 24 * time.Hour
 // deviceStatus is the node's report about itself for origin's fleet view. FreeDiskBytes is filled in by Run.
 func (c *Core) deviceStatus() *api.DeviceStatus {
 	iv := c.Interval()
-	st := &api.DeviceStatus{DeadAir: c.counters.DeadAir, FreeDiskBytes: -1,
+	st := &api.DeviceStatus{DeadAir: c.counters.DeadAir, DecodeFailures: c.counters.DecodeFailures, FreeDiskBytes: -1,
 		PendingPlays: len(c.state.PlayLog().Pending(c.cfg.Device))}
 	if t := c.play.current; t != nil {
 		st.NowPlayingAssetID, st.NowPlayingTitle = t.choice.Asset.ID, clipName(t.choice.Asset.Title)

@@ -21,6 +21,8 @@ type DeviceStatus struct {
 	FreeDiskBytes int64 `json:"free_disk_bytes,omitempty"`
 	// DeadAir counts silence reports of the output watchdog since the device started.
 	DeadAir int `json:"dead_air,omitempty"`
+	// DecodeFailures counts tracks the device could not decode (skipped) since it started.
+	DecodeFailures int `json:"decode_failures,omitempty"`
 	// PendingPlays counts the device's proof-of-play events origin has not acknowledged.
 	PendingPlays int `json:"pending_plays,omitempty"`
 }
@@ -41,7 +43,7 @@ func (s *DeviceStatus) Validate() error {
 	if err := checkLen("status.clock_problem", s.ClockProblem, 64, false); err != nil {
 		return err
 	}
-	if s.DeadAir < 0 || s.PendingPlays < 0 || s.FreeDiskBytes < -1 {
+	if s.DeadAir < 0 || s.DecodeFailures < 0 || s.PendingPlays < 0 || s.FreeDiskBytes < -1 {
 		return BadField("status", "status counts must be >= 0")
 	}
 	return nil

@@ -153,6 +153,61 @@ func measureLoudness(t *testing.T, path string) float64 {
 	return lufs
 }
 
+// storeSeed is one store with a zone, a playlist of uploaded tracks scheduled all day, and an enrollment token.
+type storeSeed struct {
+	Store api.Store
+	Zone  api.ZoneInfo
+	IDs   []string
+	Token string
+}
+
+// seedStore creates a store and zone, uploads the files as music (one artist each), waits until origin has made
+// them ready (transcoded), schedules them all day for the store and issues an enrollment token for the zone.
+func (o originProc) seedStore(t *testing.T, ctx context.Context, in api.StoreInput, files []string) storeSeed {
+	t.Helper()
+	var sd storeSeed
+	var err error
+	if sd.Store, err = o.Admin.CreateStore(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if sd.Zone, err = o.Admin.CreateZone(ctx, sd.Store.ID, api.ZoneInput{Name: "Salão"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range files {
+		sd.IDs = append(sd.IDs, uploadAsset(t, ctx, o.Admin, p, filepath.Base(p), fmt.Sprintf("artist %d", i)).ID)
+	}
+	waitFor(t, 2*time.Minute, "assets to be ready", func() bool {
+		page, err := o.Admin.ListAssets(ctx, "", 1000)
+		if err != nil {
+			return false
+		}
+		ready := 0
+		for _, a := range page.Items {
+			if a.Status == api.AssetFailed {
+				t.Fatalf("asset %s failed to ingest: %s", a.Title, a.Error)
+			}
+			if a.Status == api.AssetReady {
+				ready++
+			}
+		}
+		return ready == len(files)
+	})
+	pl, err := o.Admin.CreatePlaylist(ctx, api.PlaylistInput{Name: "Dia", AssetIDs: sd.IDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Admin.CreateSchedule(ctx, api.ScheduleInput{Scope: api.ScopeStore, StoreID: sd.Store.ID,
+		PlaylistID: pl.ID, Start: "00:00", End: "00:00"}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := o.Admin.CreateEnrollmentToken(ctx, api.EnrollmentTokenInput{StoreID: sd.Store.ID, ZoneID: sd.Zone.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.Token = tok.Token
+	return sd
+}
+
 // TestNodeEndToEnd enrolls a node with a real origin, syncs, downloads ffmpeg-made tracks (transcoded by origin),
 // plays them into a WAV file, and checks the WAV: long enough, not silent, at the loudness target.
 func TestNodeEndToEnd(t *testing.T) {
@@ -162,61 +217,22 @@ func TestNodeEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	o := startOrigin(t)
-	st, err := o.Admin.CreateStore(ctx, api.StoreInput{Name: "Loja Centro", TimeZone: "America/Sao_Paulo", CrossfadeMS: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone, err := o.Admin.CreateZone(ctx, st.ID, api.ZoneInput{Name: "Salão"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	// Three tracks at levels 13 dB apart (ffmpeg's sine is -18 dBFS peak, about -21.7 LUFS before the volume
 	// filter): normalisation must bring them all to the target, within the engine's +12 dB gain limit.
-	var assets []api.Asset
+	var files []string
 	for i, spec := range []struct {
 		name string
 		db   float64
 	}{{"quiet.flac", -4}, {"loud.wav", 9}, {"mid.mp3", 2}} {
-		p := makeTrack(t, dir, spec.name, 330+110*i, 6, spec.db)
-		assets = append(assets, uploadAsset(t, ctx, o.Admin, p, spec.name, fmt.Sprintf("artist %d", i)))
+		files = append(files, makeTrack(t, dir, spec.name, 330+110*i, 6, spec.db))
 	}
-	waitFor(t, 90*time.Second, "assets to be transcoded", func() bool {
-		page, err := o.Admin.ListAssets(ctx, "", 100)
-		if err != nil {
-			return false
-		}
-		ready := 0
-		for _, a := range page.Items {
-			if a.Status == api.AssetReady {
-				ready++
-			}
-			if a.Status == api.AssetFailed {
-				t.Fatalf("asset %s failed to ingest: %s", a.Title, a.Error)
-			}
-		}
-		return ready == len(assets)
-	})
-	var ids []string
-	for _, a := range assets {
-		ids = append(ids, a.ID)
-	}
-	pl, err := o.Admin.CreatePlaylist(ctx, api.PlaylistInput{Name: "Manhã", AssetIDs: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := o.Admin.CreateSchedule(ctx, api.ScheduleInput{Scope: api.ScopeStore, StoreID: st.ID,
-		PlaylistID: pl.ID, Start: "00:00", End: "00:00"}); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := o.Admin.CreateEnrollmentToken(ctx, api.EnrollmentTokenInput{StoreID: st.ID, ZoneID: zone.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sd := o.seedStore(t, ctx, api.StoreInput{Name: "Loja Centro", TimeZone: "America/Sao_Paulo", CrossfadeMS: 1000}, files)
+	st, tok := sd.Store, sd.Token
 
 	wav := filepath.Join(dir, "out.wav")
 	cfg := DefaultDeviceConfig()
-	cfg.DataDir, cfg.Origins, cfg.Token = filepath.Join(dir, "node"), []string{o.URL}, tok.Token
+	cfg.DataDir, cfg.Origins, cfg.Token = filepath.Join(dir, "node"), []string{o.URL}, tok
 	cfg.Output, cfg.StatusListen = "wav:"+wav, "127.0.0.1:0"
 	cfg.Core.Settle = time.Millisecond
 	runners := make(chan *Runner, 1)

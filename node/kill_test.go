@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,51 +42,20 @@ func TestNodeSurvivesKill9(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	o := startOrigin(t)
-	st, err := o.Admin.CreateStore(ctx, api.StoreInput{Name: "Loja", TimeZone: "America/Sao_Paulo", CrossfadeMS: 500})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone, err := o.Admin.CreateZone(ctx, st.ID, api.ZoneInput{Name: "Z"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	var ids []string
+	var files []string
 	for i := range 4 {
-		p := makeTrack(t, dir, fmt.Sprintf("t%d.wav", i), 300+50*i, 2, 0)
-		ids = append(ids, uploadAsset(t, ctx, o.Admin, p, fmt.Sprintf("t%d", i), fmt.Sprintf("a%d", i)).ID)
+		files = append(files, makeTrack(t, dir, fmt.Sprintf("t%d.wav", i), 300+50*i, 2, 0))
 	}
-	waitFor(t, 2*time.Minute, "assets to be transcoded", func() bool {
-		page, err := o.Admin.ListAssets(ctx, "", 100)
-		if err != nil {
-			return false
-		}
-		for _, a := range page.Items {
-			if a.Status != api.AssetReady {
-				return false
-			}
-		}
-		return len(page.Items) == 4
-	})
-	pl, err := o.Admin.CreatePlaylist(ctx, api.PlaylistInput{Name: "p", AssetIDs: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := o.Admin.CreateSchedule(ctx, api.ScheduleInput{Scope: api.ScopeStore, StoreID: st.ID,
-		PlaylistID: pl.ID, Start: "00:00", End: "00:00"}); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := o.Admin.CreateEnrollmentToken(ctx, api.EnrollmentTokenInput{StoreID: st.ID, ZoneID: zone.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sd := o.seedStore(t, ctx, api.StoreInput{Name: "Loja", TimeZone: "America/Sao_Paulo", CrossfadeMS: 500}, files)
+	ids := sd.IDs
 
 	bin := testenv.Lomuz(t)
 	data := filepath.Join(dir, "node")
 	logPath := filepath.Join(dir, "node.log")
 	// The bandwidth cap makes each ~20 KB rendition take about a second, so early kills land mid-download; the
 	// WAV output runs faster than real time, so later kills land mid-playback with events being written.
-	args := []string{"node", "--data", data, "--origin", o.URL, "--token", tok.Token, "--status-listen", "",
+	args := []string{"node", "--data", data, "--origin", o.URL, "--token", sd.Token, "--status-listen", "",
 		"--bandwidth", "16384"}
 	kills := killCount()
 	for i := range kills {
@@ -150,7 +120,7 @@ func TestNodeSurvivesKill9(t *testing.T) {
 		var page api.Page[api.Play]
 		q := "/v1/plays?device_id=" + device + "&limit=1000"
 		if cursor != "" {
-			q += "&cursor=" + cursor
+			q += "&cursor=" + url.QueryEscape(cursor)
 		}
 		if err := o.Admin.Do(ctx, "GET", q, nil, &page); err != nil {
 			t.Fatal(err)

@@ -20,19 +20,29 @@ import (
 	"github.com/lomuz/lomuz/origin/api"
 )
 
-// tinyWAV is a valid mono 8 kHz 16-bit WAV of n samples whose content depends on seed (so every blob differs).
+// tinyWAV is a valid mono 8 kHz 16-bit WAV of n samples whose first samples encode seed, so every blob differs.
 func tinyWAV(seed, n int) []byte {
 	var b bytes.Buffer
+	le := binary.LittleEndian
 	data := n * 2
 	b.WriteString("RIFF")
-	_ = binary.Write(&b, binary.LittleEndian, uint32(36+data))
+	b.Write(le.AppendUint32(nil, uint32(36+data)))
 	b.WriteString("WAVEfmt ")
-	_ = binary.Write(&b, binary.LittleEndian, []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000),
-		uint16(2), uint16(16)})
+	b.Write(le.AppendUint32(nil, 16))   // fmt chunk size
+	b.Write(le.AppendUint16(nil, 1))    // PCM
+	b.Write(le.AppendUint16(nil, 1))    // mono
+	b.Write(le.AppendUint32(nil, 8000)) // sample rate
+	b.Write(le.AppendUint32(nil, 16000))
+	b.Write(le.AppendUint16(nil, 2))
+	b.Write(le.AppendUint16(nil, 16))
 	b.WriteString("data")
-	_ = binary.Write(&b, binary.LittleEndian, uint32(data))
+	b.Write(le.AppendUint32(nil, uint32(data)))
 	for i := range n {
-		_ = binary.Write(&b, binary.LittleEndian, int16((i*(seed%97+3))%2000-1000))
+		v := int16((i*7)%2000 - 1000)
+		if i < 4 {
+			v = int16(seed >> (8 * i) & 0xff)
+		}
+		b.Write(le.AppendUint16(nil, uint16(v)))
 	}
 	return b.Bytes()
 }

@@ -12,9 +12,19 @@ echo "- machine: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f 
 echo "- cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "- go: $(go version | awk '{print $3}')"
 echo
+# A section that fails is reported in place and the others still run: one broken benchmark must not hide the rest.
+failed=()
 for s in scripts/bench.d/*.sh; do
   [ -e "$s" ] || continue
   echo "running $s" >&2
-  "$s"
+  if ! "$s"; then
+    failed+=("$s")
+    echo "## $(basename "$s" .sh): failed"
+    echo
+    echo "This section's script exited with an error in this run; its figures are missing (see the run's stderr)."
+  fi
   echo
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed sections: ${failed[*]}" >&2
+fi

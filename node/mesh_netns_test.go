@@ -323,7 +323,8 @@ func TestMeshNetns(t *testing.T) {
 	s.waitAll(ctx, 60*time.Second, "every node to see the others", func(st Status) bool {
 		return len(st.Peers) == meshNodes-1 && !slices.Contains(st.Peers, st.Device)
 	})
-	t.Logf("mesh formed in %v", time.Since(t0).Round(time.Millisecond))
+	formed := time.Since(t0)
+	t.Logf("mesh formed in %v", formed.Round(time.Millisecond))
 
 	// b: every node holds every file; the uplink carried each about once.
 	var unique int64
@@ -334,6 +335,7 @@ func TestMeshNetns(t *testing.T) {
 		}
 		return false
 	})
+	held := time.Since(t0)
 	rx := s.uplinkRx() - rx0
 	amp := float64(rx) / float64(unique)
 	t.Logf("unique blob bytes %d, uplink bytes %d: %.3fx (naive %dx), all held after %v", unique, rx, amp, meshNodes,
@@ -344,11 +346,12 @@ func TestMeshNetns(t *testing.T) {
 	if amp > 1.05 {
 		t.Fatalf("uplink carried %.3fx the unique bytes, want <= 1.05x", amp)
 	}
-	restarted := testRouteCut(ctx, t, s, pl, ids)
+	restarted, change := testRouteCut(ctx, t, s, pl, ids)
 	testUplinkCut(ctx, t, s, (restarted+1)%meshNodes)
 
 	if out := os.Getenv("LOMUZ_MESH_FIGURES"); out != "" {
-		b, _ := json.Marshal(map[string]any{"unique_bytes": unique, "uplink_bytes": rx, "amplification": amp})
+		b, _ := json.Marshal(map[string]any{"nodes": meshNodes, "unique_bytes": unique, "uplink_bytes": rx,
+			"amplification": amp, "formed_s": formed.Seconds(), "held_s": held.Seconds(), "change_s": change.Seconds()})
 		_ = os.WriteFile(out, b, 0o644)
 	}
 }
@@ -357,7 +360,8 @@ func TestMeshNetns(t *testing.T) {
 // blob, through its peers. The node cut is the last in the new blob's pull ranking: a node that is ranked first
 // while its own cloud pull fails keeps retrying the cloud even once a peer holds the blob (ARCHITECTURE.md, known
 // gaps). The first-ranked node restarts to fetch the change (a boot syncs at once) and pulls it.
-func testRouteCut(ctx context.Context, t *testing.T, s *storeLab, pl api.Playlist, ids []string) (restarted int) {
+func testRouteCut(ctx context.Context, t *testing.T, s *storeLab, pl api.Playlist, ids []string) (restarted int,
+	took time.Duration) {
 	t.Helper()
 	p := makeTrack(t, t.TempDir(), "new.wav", 990, 13, 0)
 	b, err := os.ReadFile(p)
@@ -411,9 +415,10 @@ func testRouteCut(ctx context.Context, t *testing.T, s *storeLab, pl api.Playlis
 			before.Counters.BlobsFromPeers, after.Counters.BlobsFromPeers, before.Counters.BlobsFromCloud,
 			after.Counters.BlobsFromCloud)
 	}
-	t.Logf("d: node %d got the change through peers in %v", cut, time.Since(t0).Round(time.Millisecond))
+	took = time.Since(t0)
+	t.Logf("d: node %d got the change through peers in %v", cut, took.Round(time.Millisecond))
 	n.ns.Route(uplinkNet, s.gwLAN)
-	return first
+	return first, took
 }
 
 // testUplinkCut (e): the store's uplink goes down (the gateway's end, so syncs fail at once with "unreachable" rather

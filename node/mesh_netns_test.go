@@ -228,7 +228,12 @@ func (s *storeLab) waitAll(ctx context.Context, d time.Duration, what string, ok
 	deadline := time.Now().Add(d)
 	for {
 		all := true
-		for i := range s.nodes {
+		for i, n := range s.nodes {
+			select {
+			case <-n.done:
+				continue // killed on purpose: the others are asked
+			default:
+			}
 			st, err := s.status(ctx, i)
 			if err != nil || !ok(st) {
 				all = false
@@ -348,6 +353,7 @@ func TestMeshNetns(t *testing.T) {
 	}
 	restarted, change := testRouteCut(ctx, t, s, pl, ids)
 	testUplinkCut(ctx, t, s, (restarted+1)%meshNodes)
+	testPullerKilled(ctx, t, s, pl)
 
 	if out := os.Getenv("LOMUZ_MESH_FIGURES"); out != "" {
 		b, _ := json.Marshal(map[string]any{"nodes": meshNodes, "unique_bytes": unique, "uplink_bytes": rx,
@@ -487,4 +493,79 @@ func testUplinkCut(ctx context.Context, t *testing.T, s *storeLab, r int) {
 	}
 	t.Logf("e: plays of all %d nodes at origin %v after the uplink returned", len(played),
 		time.Since(t0).Round(time.Millisecond))
+}
+
+// testPullerKilled (c): the uplink is shaped to 20 Mbit/s; a large new file's first-ranked puller (rebooted to fetch
+// the change at once) is killed after about 15% of it crossed the uplink; another node finishes the pull and every
+// live node gets the file, with at most 1.3x its size across the uplink.
+func testPullerKilled(ctx context.Context, t *testing.T, s *storeLab, pl api.Playlist) {
+	t.Helper()
+	p := makeTrack(t, t.TempDir(), "big.wav", 440, 180, 0) // 31.8 MB
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(b))
+	sum := sha256.Sum256(b)
+	sha := hex.EncodeToString(sum[:])
+	devs := map[string]int{}
+	for i := range s.nodes {
+		st, err := s.status(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs[st.Device] = i
+	}
+	puller := devs[rankPullers(sha, slices.Collect(maps.Keys(devs)))[0]]
+	a := uploadAsset(t, ctx, s.admin, p, "big track", "mesh")
+	waitFor(t, 30*time.Second, "the big asset to be ready", func() bool {
+		page, err := s.admin.ListAssets(ctx, "", 100)
+		return err == nil && slices.ContainsFunc(page.Items, func(x api.Asset) bool {
+			return x.ID == a.ID && x.Status == api.AssetReady
+		})
+	})
+	var cur api.Playlist
+	if err := s.admin.Do(ctx, "GET", "/v1/playlists/"+pl.ID, nil, &cur); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.admin.Do(ctx, "PUT", "/v1/playlists/"+pl.ID, api.PlaylistInput{Name: cur.Name,
+		AssetIDs: append(cur.AssetIDs, a.ID)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.uplink.Peer.Shape(netns.Shaping{RateBits: 20_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.uplink.Peer.Shape(netns.Shaping{}) }()
+	rx0 := s.uplinkRx()
+	t0 := time.Now()
+	s.restart(puller)
+	var got int64
+	deadline := time.Now().Add(60 * time.Second)
+	for got < size*15/100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d never pulled 15%% of the big file (at %d bytes)", puller, got)
+		}
+		if st, err := s.status(ctx, puller); err == nil {
+			for _, d := range st.Downloads {
+				if d.SHA256 == sha && d.Peer == "" {
+					got = d.Bytes
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = s.nodes[puller].cmd.Process.Kill()
+	<-s.nodes[puller].done
+	killed := time.Since(t0)
+	s.waitAll(ctx, 150*time.Second, "every live node to hold the big file", func(st Status) bool {
+		return slices.ContainsFunc(st.Downloads, func(d DownloadStatus) bool { return d.SHA256 == sha }) == false &&
+			st.Cache.Needed == st.Cache.Present && st.Cache.NeededBytes >= size
+	})
+	rx := s.uplinkRx() - rx0
+	amp := float64(rx) / float64(size)
+	t.Logf("c: node %d killed at %d of %d bytes after %v; all live nodes held it after %v; uplink %.3fx the file",
+		puller, got, size, killed.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond), amp)
+	if amp > 1.3 {
+		t.Fatalf("uplink carried %.3fx the file, want <= 1.3x", amp)
+	}
 }

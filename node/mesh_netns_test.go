@@ -47,6 +47,7 @@ type storeLab struct {
 	admin  *api.Client
 	nodes  []*meshNode
 	logDir string
+	bridge *netns.Bridge
 }
 
 type meshNode struct {
@@ -109,6 +110,7 @@ func newStoreLab(t *testing.T) *storeLab {
 	cloudEnd, gwEnd := lab.Connect(s.cloud, gw, uplinkNet)
 	s.uplink, s.gwUp = gwEnd, gwEnd.IP()
 	br := lab.Bridge("lan", storeNet)
+	s.bridge = br
 	gwLAN := br.Attach(gw)
 	s.gwLAN = gwLAN.IP()
 	gw.Forwarding()
@@ -150,7 +152,7 @@ func newStoreLab(t *testing.T) *storeLab {
 }
 
 // start runs `lomuz node` i with mDNS discovery only (no static peers); token is needed on the first start.
-func (s *storeLab) start(i int, token string) {
+func (s *storeLab) start(i int, token string, extra ...string) {
 	s.t.Helper()
 	n := s.nodes[i]
 	args := []string{s.bin, "node", "--data", n.data, "--origin", s.origin, "--output", "null",
@@ -159,6 +161,7 @@ func (s *storeLab) start(i int, token string) {
 	if token != "" {
 		args = append(args, "--token", token)
 	}
+	args = append(args, extra...)
 	n.cmd, n.done = startProc(s.t, n.ns, n.log, args...)
 }
 
@@ -354,6 +357,7 @@ func TestMeshNetns(t *testing.T) {
 	restarted, change := testRouteCut(ctx, t, s, pl, ids)
 	testUplinkCut(ctx, t, s, (restarted+1)%meshNodes)
 	testPullerKilled(ctx, t, s, pl)
+	testOutsider(ctx, t, s)
 
 	if out := os.Getenv("LOMUZ_MESH_FIGURES"); out != "" {
 		b, _ := json.Marshal(map[string]any{"nodes": meshNodes, "unique_bytes": unique, "uplink_bytes": rx,
@@ -568,4 +572,58 @@ func testPullerKilled(ctx context.Context, t *testing.T, s *storeLab, pl api.Pla
 	if amp > 1.3 {
 		t.Fatalf("uplink carried %.3fx the file, want <= 1.3x", amp)
 	}
+}
+
+// testOutsider (f, first part): a node of another store on the same LAN, told node 0's gossip address as a static
+// peer, joins nobody: discovery ignores its mesh id and memberlist cannot decrypt it (another key).
+func testOutsider(ctx context.Context, t *testing.T, s *storeLab) {
+	t.Helper()
+	st, err := s.admin.CreateStore(ctx, api.StoreInput{Name: "Outra loja", TimeZone: "America/Sao_Paulo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := s.admin.CreateZone(ctx, st.ID, api.ZoneInput{Name: "Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.admin.CreateEnrollmentToken(ctx, api.EnrollmentTokenInput{StoreID: st.ID, ZoneID: z.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := s.lab.Namespace("out")
+	ifc := s.bridge.Attach(ns)
+	ns.Route(uplinkNet, s.gwLAN)
+	i := len(s.nodes)
+	s.nodes = append(s.nodes, &meshNode{ns: ns, iface: ifc, data: t.TempDir(),
+		log: filepath.Join(s.logDir, fmt.Sprintf("node%d.log", i))})
+	s.start(i, tok.Token, "--static-peers", netip.AddrPortFrom(s.nodes[0].iface.IP(), 7946).String())
+	var outsider string
+	waitFor(t, 30*time.Second, "the outsider to run", func() bool {
+		st, err := s.status(ctx, i)
+		outsider = st.Device
+		return err == nil && outsider != ""
+	})
+	// Ten seconds is several re-join rounds (1 s probes, 10 s re-join) and discovery rounds (4 s).
+	end := time.Now().Add(10 * time.Second)
+	for time.Now().Before(end) {
+		for j := range s.nodes {
+			select {
+			case <-s.nodes[j].done:
+				continue
+			default:
+			}
+			st, err := s.status(ctx, j)
+			if err != nil {
+				continue
+			}
+			if j == i && len(st.Peers) > 0 {
+				t.Fatalf("the other store's node sees peers %v", st.Peers)
+			}
+			if j != i && slices.Contains(st.Peers, outsider) {
+				t.Fatalf("node %d lists the other store's node as a peer", j)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("f: the other store's node joined nobody in 10 s")
 }

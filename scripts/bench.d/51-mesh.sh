@@ -3,7 +3,7 @@
 # (node/mesh_netns_test.go). Reports the uplink amplification of one pull of 20 large files (kernel byte counters of
 # the uplink), the time for the mesh to form by mDNS alone, the time for every node to hold every file, and the time
 # from a playlist change to every node holding the new record and file. Needs root; prints a markdown section.
-# BENCH_COUNT sets the runs (default 3); each takes about a minute.
+# BENCH_COUNT sets the runs (default 3); each takes about 100 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 count="${BENCH_COUNT:-3}"

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -381,6 +382,9 @@ func (s *State) Merge(d Delta, verify Verifier, verifyTime TimeVerifier) (Change
 
 	floor := s.times.Max()
 	for _, nt := range d.Times {
+		if held, ok := s.times.Get(nt.Node); ok && held.UnixMilli == nt.Time.UnixMilli && bytes.Equal(held.Sig, nt.Time.Sig) {
+			continue // the floor this replica already verified and holds: nothing to check or change
+		}
 		if verifyTime == nil || !verifyTime(nt.Time) {
 			ch.Rejected++
 			continue

@@ -380,3 +380,41 @@ func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)
 		e.max = e.version
 	}
 }
+
+// restampIfDuplicated gives this replica's own entry fresh, distinct counters when two of its items share one.
+// That happens only to a node that lost state (restarted from an older snapshot): it reused counters it had already
+// given away, and peers then sent those older items back. As the entry's only writer it re-issues every item above
+// any counter seen, so the entry is again a valid, strictly ordered history that every peer takes. It reports
+// whether it changed anything.
+func (e *invEntry) restampIfDuplicated() bool {
+	seen := make(map[uint64]struct{}, len(e.items))
+	dup := false
+	for _, iv := range e.items {
+		if _, ok := seen[iv.counter]; ok {
+			dup = true
+			break
+		}
+		seen[iv.counter] = struct{}{}
+	}
+	if !dup {
+		return false
+	}
+	ids := make([]uint32, 0, len(e.items))
+	for id := range e.items {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint32) int {
+		if c := cmpU64(e.items[a].counter, e.items[b].counter); c != 0 {
+			return c
+		}
+		return compareSHA(e.tab.shas[a], e.tab.shas[b])
+	})
+	for _, id := range ids {
+		e.max++
+		iv := e.items[id]
+		iv.counter = e.max
+		e.items[id] = iv
+	}
+	e.version = e.max
+	return true
+}

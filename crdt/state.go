@@ -145,6 +145,14 @@ func (s *State) SetBlobFetching(sha string, bytes uint64, nowMS int64) (bool, er
 	return s.writeBlob(BlobItem{SHA: h, State: BlobFetching, Bytes: bytes, ProgressMS: nowMS}), nil
 }
 
+// AdvanceInventory makes this node's next inventory writes take counters above floor. A node calls it at boot with
+// a value that only grows across its lives (trusted time in microseconds): a restart from an older snapshot would
+// otherwise reuse counters its peers already hold, and they would ignore its new writes.
+func (s *State) AdvanceInventory(floor uint64) {
+	e := s.inventory.entry(s.cfg.Self)
+	e.max = max(e.max, floor)
+}
+
 // RemoveBlob records that this node neither holds nor fetches the blob any more.
 func (s *State) RemoveBlob(sha string) (bool, error) {
 	h, err := ParseSHA256(sha)
@@ -353,6 +361,10 @@ func (s *State) Merge(d Delta, verify Verifier, verifyTime TimeVerifier) (Change
 		if len(fresh) > 0 {
 			slices.SortFunc(fresh, func(a, b BlobItem) int { return cmpU64(a.Counter, b.Counter) })
 			ch.Fresh.Inventory = append(ch.Fresh.Inventory, InventoryDelta{Node: id.Node, Items: fresh})
+		}
+		if id.Node == s.cfg.Self {
+			// Peers returned items of this node's that it had forgotten (a restart from an older snapshot).
+			s.inventory.entries[id.Node].restampIfDuplicated()
 		}
 	}
 

@@ -251,6 +251,11 @@ func (c *Core) Tick(now Instant) {
 		c.ticks, c.boot = true, now.Mono
 		c.sched.syncNow(now.Mono)
 		c.lastSnap = now.Mono
+		// Inventory counters of this life start above any of a previous life (restored from a possibly older
+		// snapshot): trusted time in microseconds only grows across boots.
+		if t := c.Interval().Now(); t.Unix() > 0 {
+			c.state.AdvanceInventory(uint64(t.UnixMicro()))
+		}
 	}
 	c.tickSync()
 	c.tickBlobs()

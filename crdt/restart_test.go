@@ -86,7 +86,7 @@ func TestForgottenItemsSentBackAreRestamped(t *testing.T) {
 	if _, err := b.Merge(a.DeltaFor(Summary{}), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	a2 := mk("a") // lost everything
+	a2 := mk("a")                                               // lost everything
 	if _, err := a2.SetBlobHeld(restartSHA("y1")); err != nil { // counter 1, like x1's
 		t.Fatal(err)
 	}

@@ -49,6 +49,7 @@ func init() {
 	fl.StringVar(&cfg.StatusListen, "status-listen", cfg.StatusListen, "status and metrics address (empty: off)")
 	fl.Int64Var(&cfg.CacheQuota, "cache-quota", 0, "blob cache quota in bytes (0: the disk is the limit)")
 	fl.Int64Var(&cfg.BytesPerSec, "bandwidth", 0, "download rate cap in bytes per second (0: none)")
+	fl.Int64Var(&cfg.MemoryLimit, "memory-limit", 48<<20, "Go runtime soft memory limit in bytes (0: none)")
 	fl.StringVar(&cfg.Core.AppVersion, "app-version", "dev", "version reported to origin")
 	fl.BoolVar(&meshOn, "mesh", false, "join the store mesh (peers on the LAN share catalog, play logs and blobs)")
 	fl.StringVar(&meshIfaces, "mesh-interfaces", "", "store LAN interfaces for mDNS discovery, comma-separated")

@@ -195,7 +195,7 @@ func TestLANMeshConfigRejects(t *testing.T) {
 			c.KeyGrace = -1
 		},
 		"wildcard": func(c *LANMeshConfig) {
-			c.Listen = netip.MustParseAddr("0.0.0.0")
+			c.Listen = netip.IPv4Unspecified()
 			c.StaticPeers = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")}
 		},
 		"no listen": func(c *LANMeshConfig) {

@@ -108,7 +108,7 @@ func TestConfigValidate(t *testing.T) {
 		"peer id":   func(c *Config) { c.PeerID = "" },
 		"window":    func(c *Config) { c.BrowseWindow = time.Minute },
 		"ttl":       func(c *Config) { c.TTL = time.Second },
-		"static 0s": func(c *Config) { c.StaticPeers = []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:1")} },
+		"static 0s": func(c *Config) { c.StaticPeers = []netip.AddrPort{netip.AddrPortFrom(netip.IPv4Unspecified(), 1)} },
 	} {
 		c := base()
 		mut(&c)

@@ -239,7 +239,7 @@ func TestKeyRotation(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	for name, mut := range map[string]func(*Config){
 		"no name":  func(c *Config) { c.NodeName = "" },
-		"wildcard": func(c *Config) { c.BindAddr = netip.MustParseAddr("0.0.0.0") },
+		"wildcard": func(c *Config) { c.BindAddr = netip.IPv4Unspecified() },
 		"no key":   func(c *Config) { c.Keys = nil },
 		"bad key":  func(c *Config) { c.Keys = [][]byte{make([]byte, 7)} },
 		"meta":     func(c *Config) { c.Meta = make([]byte, 600) },

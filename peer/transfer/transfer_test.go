@@ -221,8 +221,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for name, mut := range map[string]func(*Config){
 		"no listen":   func(c *Config) { c.ListenAddrs = nil },
-		"wildcard":    func(c *Config) { c.ListenAddrs = []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:4001")} },
-		"wildcard v6": func(c *Config) { c.ListenAddrs = []netip.AddrPort{netip.MustParseAddrPort("[::]:4001")} },
+		"wildcard":    func(c *Config) { c.ListenAddrs = []netip.AddrPort{netip.AddrPortFrom(netip.IPv4Unspecified(), 4001)} },
+		"wildcard v6": func(c *Config) { c.ListenAddrs = []netip.AddrPort{netip.AddrPortFrom(netip.IPv6Unspecified(), 4001)} },
 		"no key":      func(c *Config) { c.PrivateKey = nil },
 		"psk size":    func(c *Config) { c.PSK = make([]byte, 16) },
 		"security":    func(c *Config) { c.Security = "plaintext" },

@@ -208,6 +208,26 @@ func (o originProc) seedStore(t *testing.T, ctx context.Context, in api.StoreInp
 	return sd
 }
 
+// runDevice starts RunDevice(cfg) and returns its Runner once the node runs, and a stop function that ends it and
+// returns RunDevice's error.
+func runDevice(t *testing.T, ctx context.Context, cfg DeviceConfig) (*Runner, func() error) {
+	t.Helper()
+	runners := make(chan *Runner, 1)
+	cfg.OnReady = func(r *Runner) { runners <- r }
+	nctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- RunDevice(nctx, cfg) }()
+	stop := func() error { cancel(); return <-done }
+	select {
+	case r := <-runners:
+		return r, stop
+	case err := <-done:
+		cancel()
+		t.Fatalf("node stopped before running: %v", err)
+	}
+	return nil, nil
+}
+
 // TestNodeEndToEnd enrolls a node with a real origin, syncs, downloads ffmpeg-made tracks (transcoded by origin),
 // plays them into a WAV file, and checks the WAV: long enough, not silent, at the loudness target.
 func TestNodeEndToEnd(t *testing.T) {
@@ -235,17 +255,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	cfg.DataDir, cfg.Origins, cfg.Token = filepath.Join(dir, "node"), []string{o.URL}, tok
 	cfg.Output, cfg.StatusListen = "wav:"+wav, "127.0.0.1:0"
 	cfg.Core.Settle = time.Millisecond
-	runners := make(chan *Runner, 1)
-	cfg.OnReady = func(r *Runner) { runners <- r }
-	nctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- RunDevice(nctx, cfg) }()
-	var r *Runner
-	select {
-	case r = <-runners:
-	case err := <-done:
-		t.Fatalf("node stopped: %v", err)
-	}
+	r, stop := runDevice(t, ctx, cfg)
 	// Wait for each scheduled track to have started at least once.
 	waitFor(t, 90*time.Second, "three scheduled plays", func() bool {
 		return r.Counters().Plays[schedule.LevelScheduled] >= 3
@@ -259,8 +269,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	if status.Cache.Present != 3 || status.LastSyncAt.IsZero() {
 		t.Fatalf("status after playing: %+v", status)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("node: %v", err)
 	}
 

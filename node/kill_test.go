@@ -80,17 +80,7 @@ func TestNodeSurvivesKill9(t *testing.T) {
 	cfg := DefaultDeviceConfig()
 	cfg.DataDir, cfg.Origins, cfg.Output, cfg.StatusListen = data, []string{o.URL}, "null", ""
 	cfg.Core.SyncInterval, cfg.Core.SyncJitter = 300*time.Millisecond, 50*time.Millisecond
-	runners := make(chan *Runner, 1)
-	cfg.OnReady = func(r *Runner) { runners <- r }
-	nctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- RunDevice(nctx, cfg) }()
-	var r *Runner
-	select {
-	case r = <-runners:
-	case err := <-done:
-		t.Fatalf("final run: %v", err)
-	}
+	r, stop := runDevice(t, ctx, cfg)
 	var device string
 	waitFor(t, time.Minute, "origin to hold every persisted play event", func() bool {
 		sctx, c := context.WithTimeout(ctx, 5*time.Second)
@@ -102,8 +92,7 @@ func TestNodeSurvivesKill9(t *testing.T) {
 		device = s.Device
 		return r.Brief().PendingPlays == 0 && r.Counters().Syncs > 2
 	})
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	db, err := store.Open(store.DefaultConfig(filepath.Join(data, "db")))

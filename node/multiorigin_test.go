@@ -111,18 +111,8 @@ func TestNodeFailsOverBetweenOriginReplicas(t *testing.T) {
 	cfg.Origins = []string{reps[0].url, reps[1].url}
 	cfg.Core.SyncInterval, cfg.Core.SyncJitter = 500*time.Millisecond, 100*time.Millisecond
 	cfg.Core.BackoffMin, cfg.Core.BackoffMax = 200*time.Millisecond, time.Second
-	runners := make(chan *Runner, 1)
-	cfg.OnReady = func(r *Runner) { runners <- r }
-	nctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- RunDevice(nctx, cfg) }()
-	defer func() { stop(); <-done }()
-	var r *Runner
-	select {
-	case r = <-runners:
-	case err := <-done:
-		t.Fatalf("node stopped: %v", err)
-	}
+	r, stop := runDevice(t, ctx, cfg)
+	defer stop()
 	syncsOK := func() int { c := r.Counters(); return c.Syncs - c.SyncFailures }
 	waitSyncs := func(what string, n int) {
 		t.Helper()

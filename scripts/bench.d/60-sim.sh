@@ -45,7 +45,7 @@ for s in $(seq 1 "$seeds"); do
   fails=$(( fails + $(jq -r '.violation_count' "$tmp/amp$s/report.json") ))
   rm -rf "$tmp/amp$s"
 done
-amp=$(sort -n "$tmp/amp.txt" | awk '{ a[NR] = $1 } END { printf "%.4f | %.4f | %.4f", a[int(NR*0.5)+1], a[int(NR*0.99)>0?int(NR*0.99):1], a[NR] }')
+amp=$(sort -n "$tmp/amp.txt" | awk '{ a[NR] = $1 } END { p = int(NR * 0.99); if (p < 1) p = 1; printf "%.4f | %.4f | %.4f", a[int(NR * 0.5) + 1], a[p], a[NR] }')
 echo "Real node cores against the real in-process origin (embedded badger), virtual time; wall time on this shared"
 echo "2-core machine. Baseline: the fault-free library scenario in the same run, ${base_nhps} node-hours per wall second."
 echo

@@ -92,6 +92,16 @@ type Store interface {
 	// ListSchedules lists schedules ordered by id (see ScheduleFilter).
 	ListSchedules(ctx context.Context, tenantID string, f ScheduleFilter) ([]Schedule, error)
 
+	// GetZoneOverride returns a zone's current override (a cleared one included), or ErrNotFound when none was
+	// ever set (or the zone is gone).
+	GetZoneOverride(ctx context.Context, tenantID, zoneID string) (ZoneOverride, error)
+	// ListZoneOverrides lists the current overrides of one store's zones (storeID empty: of all stores), ordered
+	// by zone id.
+	ListZoneOverrides(ctx context.Context, tenantID, storeID string) ([]ZoneOverride, error)
+	// ZoneOverrideHistory returns the audit trail of a zone's overrides, newest first, at most limit (<= 0 or
+	// above MaxOverrideHistory: MaxOverrideHistory). It outlives the zone.
+	ZoneOverrideHistory(ctx context.Context, tenantID, zoneID string, limit int) ([]ZoneOverride, error)
+
 	// Update runs fn in one transaction of the tenant: every write of fn commits together or not at all. If fn
 	// returns an error, nothing is written and Update returns that error. fn may be run more than once (a backend
 	// retries transient failures), so it must have no effect outside tx; tx must not be used after fn returns.
@@ -174,8 +184,15 @@ type Tx interface {
 	// PutZone inserts or replaces a zone; its store must exist (ErrInvalid). A zone does not move between stores
 	// (ErrConflict).
 	PutZone(z Zone) error
-	// DeleteZone deletes a zone. ErrNotFound; ErrConflict while devices, schedules or tokens use it.
+	// DeleteZone deletes a zone and its current override (its override history is kept). ErrNotFound;
+	// ErrConflict while devices, schedules or tokens use it.
 	DeleteZone(zoneID string) error
+	// GetZoneOverride returns the zone's current override or ErrNotFound.
+	GetZoneOverride(zoneID string) (ZoneOverride, error)
+	// PutZoneOverride makes o its zone's current override and appends it to the zone's history. The zone must
+	// exist in o.StoreID (ErrInvalid); o.HLC must be after the current override's (ErrConflict), so the history
+	// and the register devices keep agree on the order.
+	PutZoneOverride(o ZoneOverride) error
 
 	// CreateDevice enrolls a device; its store and zone must exist (ErrInvalid). ErrConflict if the id, the
 	// credential hash or the peer id is taken.

@@ -297,6 +297,10 @@ type PlayPage struct {
 type ListOptions struct {
 	Cursor string // from a previous page's Next; empty for the first page
 	Limit  int    // <= 0: DefaultPageLimit; clamped to MaxPageLimit
+	// Query, for ListAssets only, keeps the assets whose "title artist isrc" contains it, ignoring case and
+	// accents (FoldSearch); empty keeps all; at most MaxQueryLen bytes. A page of a search may hold fewer than
+	// Limit assets with Next set: a backend that scans bounds the rows one call reads (search.go).
+	Query string
 }
 
 // AssetPage is one page of assets ordered by id.

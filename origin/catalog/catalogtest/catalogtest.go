@@ -32,6 +32,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EnrollmentTokens", testEnrollmentTokens},
 		{"Assets", testAssets},
 		{"AssetPaging", testAssetPaging},
+		{"AssetSearch", testAssetSearch},
+		{"ZoneOverrides", testZoneOverrides},
 		{"Playlists", testPlaylists},
 		{"Schedules", testSchedules},
 		{"UpdateRollsBack", testUpdateRollsBack},

@@ -232,6 +232,9 @@ func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListO
 	if o.Cursor != "" && !catalog.ValidID(o.Cursor) {
 		return p, fmt.Errorf("%w: cursor %q", catalog.ErrInvalid, o.Cursor)
 	}
+	if err := catalog.CheckQuery(o.Query); err != nil {
+		return p, err
+	}
 	limit := catalog.ClampLimit(o.Limit)
 	prefix := entityPrefix(tenantID, kindAsset)
 	var start, skip []byte
@@ -239,17 +242,27 @@ func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListO
 		start = entityKey(tenantID, kindAsset, o.Cursor)
 		skip = start
 	}
+	needle := catalog.FoldSearch(o.Query)
+	scanned := 0
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		return scan(txn, prefix, start, skip, func(_, v []byte) (bool, error) {
+		return scan(txn, prefix, start, skip, func(k, v []byte) (bool, error) {
 			if len(p.Assets) == limit {
 				p.Next = p.Assets[limit-1].ID
 				return false, nil
 			}
+			if needle != "" && scanned == catalog.MaxSearchScan {
+				// The scan budget is spent: a short page that continues after the last row read.
+				p.Next = string(k[len(prefix):])
+				return false, nil
+			}
+			scanned++
 			var a catalog.Asset
 			if err := decodeValue(v, &a); err != nil {
 				return false, err
 			}
-			p.Assets = append(p.Assets, a)
+			if needle == "" || strings.Contains(catalog.SearchText(a.Title, a.Artist, a.ISRC), needle) {
+				p.Assets = append(p.Assets, a)
+			}
 			return true, nil
 		})
 	})

@@ -150,6 +150,8 @@ func (s *Store) lockTenant(tenant string) func() {
 //	p/<tenant>/<device>/<seq>     PlayEvent (JSON), seq 8 bytes big-endian
 //	pt/<tenant>/<start>/<device>/<seq>  time index of play events (start: unix µs, sign bit flipped)
 //	s/<tenant>/<device>/<^id>     SyncLog (JSON), newest first
+//	e/<tenant>/ovr/<zone>         a zone's current ZoneOverride (override.go)
+//	oh/<tenant>/<zone>/<^hlc>     ZoneOverride history, newest first
 const (
 	kindStore    = "store"
 	kindZone     = "zone"

@@ -406,6 +406,13 @@ func (t *tx) PutZone(z catalog.Zone) error {
 }
 
 func (t *tx) DeleteZone(id string) error {
+	if err := t.removeZone(id); err != nil {
+		return err
+	}
+	return t.deleteOverride(id)
+}
+
+func (t *tx) removeZone(id string) error {
 	return t.remove(kindZone, id,
 		func() (bool, error) {
 			return inUse(t, kindDevice, func(d catalog.Device) bool { return d.ZoneID == id })

@@ -181,17 +181,18 @@ func (s *State) AppendPlay(ev PlayEvent) (PlayEvent, error) {
 	return ev, nil
 }
 
-// AckPlays records origin's ack of node's events up to seq, which must be held here (the node delivered them) or
-// already acked. The pruned events leave every replica as the ack spreads.
+// AckPlays records origin's ack of node's events up to seq. Every event above the current ack up to seq must be held
+// here (the node delivered them all) or already acked: an ack over a hole would prune, on every replica, events
+// origin never received. The pruned events leave every replica as the ack spreads.
 func (s *State) AckPlays(node string, seq uint64) error {
 	e := s.plays.entries[node]
 	if e == nil || seq <= e.ack.Seq {
 		return nil
 	}
-	ev, ok := e.events[seq]
-	if !ok {
-		return fmt.Errorf("crdt: ack of %s/%d: event not held here", clip(node), seq)
+	if h := e.have(); h < seq {
+		return fmt.Errorf("crdt: ack of %s/%d: events from %d on not held here", clip(node), seq, h+1)
 	}
+	ev := e.events[seq]
 	e.setAck(Ack{Seq: seq, Hash: ev.Hash()})
 	return nil
 }

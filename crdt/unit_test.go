@@ -228,6 +228,16 @@ func TestPlayChain(t *testing.T) {
 	if err := s.AckPlays("n1", 9); err == nil {
 		t.Fatal("ack of an event not held accepted")
 	}
+	// A relay that holds n1's 5 but not 4 (not gossiped to it yet) cannot ack 5: that would prune 4 everywhere.
+	q := newTestState(t, "n3")
+	mustMerge(t, q, Delta{Tenant: testTenant, Plays: []PlayDelta{{Node: "n1", Ack: s.PlayLog().Acked("n1"),
+		Events: []PlayEvent{next}}}})
+	if err := q.AckPlays("n1", 5); err == nil {
+		t.Fatal("ack across a hole (event 4 not held) accepted")
+	}
+	if r := q.PlayLog().Chain("n1"); r.Acked != 3 || r.Max != 5 {
+		t.Fatalf("a refused ack changed the log: %+v", r)
+	}
 }
 
 func TestDecodeRejects(t *testing.T) {

@@ -167,12 +167,7 @@ func (c *Core) onSync(r SyncResult) {
 			c.blobs.urls[d.SHA256] = d.URL
 		}
 	}
-	for _, a := range m.Acks {
-		if err := c.state.AckPlays(a.DeviceID, a.Seq); err == nil && a.DeviceID == c.cfg.Device {
-			c.out.PersistAcked = max(c.out.PersistAcked, a.Seq)
-		}
-	}
-	if len(m.Acks) > 0 {
+	if c.applyAcks(m.Acks) {
 		c.gossipDirty()
 		c.markDirty()
 	}
@@ -191,6 +186,44 @@ func (c *Core) onSync(r SyncResult) {
 		return
 	}
 	c.sched.succeeded(c.now.Mono, c.rnd)
+}
+
+// applyAcks turns origin's acks into ack watermarks and reports whether any rose. Origin acknowledges each event
+// it stored, not a prefix: a relayed log may reach it with holes (events a peer had not yet gossiped here), and
+// taking the highest ack as the watermark would prune the missing events on every replica, the recording node's
+// outbox included, before any copy reached origin. So a node's watermark only moves through consecutive acked
+// sequence numbers above the watermark already held here.
+func (c *Core) applyAcks(acks []api.PlayAck) bool {
+	got := map[string]map[uint64]bool{}
+	var devs []string // in origin's order, so logs stay deterministic
+	for _, a := range acks {
+		if got[a.DeviceID] == nil {
+			got[a.DeviceID] = map[uint64]bool{}
+			devs = append(devs, a.DeviceID)
+		}
+		got[a.DeviceID][a.Seq] = true
+	}
+	rose := false
+	for _, dev := range devs {
+		seqs := got[dev]
+		from := c.state.PlayLog().Acked(dev).Seq
+		to := from
+		for seqs[to+1] {
+			to++
+		}
+		if to == from {
+			continue
+		}
+		if err := c.state.AckPlays(dev, to); err != nil {
+			c.logf(levelWarn, "play ack not applied", "device", dev, "seq", to, "err", err)
+			continue
+		}
+		rose = true
+		if dev == c.cfg.Device {
+			c.out.PersistAcked = max(c.out.PersistAcked, to)
+		}
+	}
+	return rose
 }
 
 func (c *Core) syncFailed(msg string, retryAfter time.Duration) {

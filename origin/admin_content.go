@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -41,26 +42,37 @@ func applyAssetInput(a *catalog.Asset, in api.AssetInput) {
 	a.ValidFrom, a.ValidUntil = derefTime(in.ValidFrom), derefTime(in.ValidUntil)
 }
 
-// md5Key is the blob holding the hex md5 of an uploaded master, written beside it at upload so an asset can
-// carry the md5 (the seed's file hash, and S3's ETag) without reading the master again.
-func md5Key(sha string) string { return "md5/" + sha }
+// uploadKey is the blob that records that tenant uploaded the master sha, holding its hex md5 (the seed's file
+// hash, and S3's ETag) so an asset carries it without reading the master again. Masters are stored once, by
+// content, whoever uploads them; this per-tenant mark is what lets a tenant make an asset of one. Without it,
+// a tenant that merely knew the sha256 of another tenant's file could turn it into an asset of its own, and
+// tell from the answer (201 rather than 422) that some tenant holds that file.
+func uploadKey(tenant, sha string) string { return "uploads/" + tenant + "/" + sha }
 
-// master describes an uploaded master, or fails with a 422 naming the missing upload.
+// master describes a master the caller's tenant uploaded, or fails with a 422 naming the missing upload.
 func (s *Server) master(r *http.Request, sha string) (api.Upload, error) {
+	missing := api.NewProblem(http.StatusUnprocessableEntity, api.ProblemBadRequest,
+		"master_sha256 %s: no such upload; PUT the file to /v1/uploads/%s first", sha, sha)
+	if !api.ValidSHA256(sha) {
+		return api.Upload{}, missing
+	}
+	rc, _, err := s.blobs.Get(r.Context(), uploadKey(tenantOf(r), sha), 0, 32)
+	if errors.Is(err, blob.ErrNotFound) {
+		return api.Upload{}, missing
+	} else if err != nil {
+		return api.Upload{}, err
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
 	info, err := s.blobs.Stat(r.Context(), blob.ContentKey(sha))
 	if errors.Is(err, blob.ErrNotFound) {
-		return api.Upload{}, api.NewProblem(http.StatusUnprocessableEntity, api.ProblemBadRequest,
-			"master_sha256 %s: no such upload; PUT the file to /v1/uploads/%s first", sha, sha)
+		return api.Upload{}, missing
 	} else if err != nil {
 		return api.Upload{}, err
 	}
 	up := api.Upload{SHA256: sha, Size: info.Size}
-	if rc, _, err := s.blobs.Get(r.Context(), md5Key(sha), 0, 32); err == nil {
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		if len(b) == 32 {
-			up.MD5 = string(b)
-		}
+	if len(b) == 32 {
+		up.MD5 = string(b)
 	}
 	return up, nil
 }
@@ -92,7 +104,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum := hex.EncodeToString(md.Sum(nil))
-	if _, err := s.blobs.Put(r.Context(), md5Key(sha), strings.NewReader(sum), blob.PutOptions{}); err != nil {
+	if _, err := s.blobs.Put(r.Context(), uploadKey(tenantOf(r), sha), strings.NewReader(sum), blob.PutOptions{}); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -143,6 +155,11 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 	o, err := listOptions(r)
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	o.Query = strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(o.Query) > catalog.MaxQueryLen || !utf8.ValidString(o.Query) {
+		writeProblem(w, api.BadField("q", "q must be valid UTF-8 of at most %d bytes", catalog.MaxQueryLen))
 		return
 	}
 	page, err := s.cat.ListAssets(r.Context(), tenantOf(r), o)

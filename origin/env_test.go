@@ -52,7 +52,7 @@ func backends() []backend { return append([]backend{postgresBackend()}, extraBac
 
 // env is one running origin server on 127.0.0.1 over a catalog and a blob directory, with one bootstrapped tenant.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	cat    catalog.Store
 	blobs  blob.Store
 	srv    *origin.Server
@@ -61,7 +61,7 @@ type env struct {
 	admin  *api.Client
 }
 
-func newEnv(t *testing.T, cat catalog.Store, mod func(*origin.Config)) *env {
+func newEnv(t testing.TB, cat catalog.Store, mod func(*origin.Config)) *env {
 	t.Helper()
 	bs, err := dirblob.New(dirblob.DefaultConfig(t.TempDir()))
 	if err != nil {
@@ -71,7 +71,7 @@ func newEnv(t *testing.T, cat catalog.Store, mod func(*origin.Config)) *env {
 	return startEnv(t, cat, bs, key, mod)
 }
 
-func newKey(t *testing.T) []byte {
+func newKey(t testing.TB) []byte {
 	t.Helper()
 	k, err := origin.LoadKey(t.TempDir() + "/key")
 	if err != nil {
@@ -80,7 +80,7 @@ func newKey(t *testing.T) []byte {
 	return k
 }
 
-func startEnv(t *testing.T, cat catalog.Store, bs blob.Store, key []byte, mod func(*origin.Config)) *env {
+func startEnv(t testing.TB, cat catalog.Store, bs blob.Store, key []byte, mod func(*origin.Config)) *env {
 	t.Helper()
 	cfg := origin.DefaultConfig()
 	// Tests read their own writes at once; the caches' staleness bounds are covered by TestStateless.
@@ -130,7 +130,7 @@ func (e *env) client(cred string, key []byte) *api.Client {
 	return c
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return c
@@ -218,6 +218,7 @@ type device struct {
 	c       *api.Client
 	records map[string]api.Record
 	rev     uint64
+	peerKey []byte // the libp2p public key it enrolled with
 }
 
 func (e *env) enroll(admin *api.Client, storeID, zoneID string) *device {
@@ -227,12 +228,13 @@ func (e *env) enroll(admin *api.Client, storeID, zoneID string) *device {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	res, err := e.client("", nil).Enroll(c, api.EnrollRequest{Token: tok.Token, PeerPublicKey: newPeerKey(e.t), AppVersion: "1.0"})
+	pk := newPeerKey(e.t)
+	res, err := e.client("", nil).Enroll(c, api.EnrollRequest{Token: tok.Token, PeerPublicKey: pk, AppVersion: "1.0"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return &device{id: res.DeviceID, enroll: res, c: e.client(res.Credential, res.OriginPublicKey),
-		records: map[string]api.Record{}}
+		records: map[string]api.Record{}, peerKey: pk}
 }
 
 // hash is crdt.StateHash of the device's live records.

@@ -14,6 +14,34 @@ import (
 // registers is documented, every documented operation is registered, and each documented operation, requested
 // for real, reaches a handler (not the fallback "no route" answer, not 405).
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	documented := documentedRoutes(t)
+	e := newEnv(t, postgresBackend().open(t), nil)
+	served := e.srv.Routes()
+	slices.Sort(served)
+	for _, r := range served {
+		if !slices.Contains(documented, r) {
+			t.Errorf("route %q is not in openapi.yaml", r)
+		}
+	}
+	for _, r := range documented {
+		if !slices.Contains(served, r) {
+			t.Errorf("openapi.yaml documents %q, which the server does not register", r)
+		}
+	}
+	admin := credOf(t, e.admin)
+	for _, r := range documented {
+		method, path, _ := strings.Cut(r, " ")
+		path = strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{sha256}", strings.Repeat("0", 64)).Replace(path)
+		status, p := e.raw(method, path, admin, "", nil)
+		if status == http.StatusMethodNotAllowed || (p != nil && strings.HasPrefix(p.Detail, "no route")) {
+			t.Errorf("%s: the live router does not serve it (status %d, %+v)", r, status, p)
+		}
+	}
+}
+
+// documentedRoutes lists "METHOD /path/{param}" for every operation in openapi.yaml.
+func documentedRoutes(t *testing.T) []string {
+	t.Helper()
 	raw, err := os.ReadFile("openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -37,27 +65,6 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			}
 		}
 	}
-	e := newEnv(t, postgresBackend().open(t), nil)
-	served := e.srv.Routes()
 	slices.Sort(documented)
-	slices.Sort(served)
-	for _, r := range served {
-		if !slices.Contains(documented, r) {
-			t.Errorf("route %q is not in openapi.yaml", r)
-		}
-	}
-	for _, r := range documented {
-		if !slices.Contains(served, r) {
-			t.Errorf("openapi.yaml documents %q, which the server does not register", r)
-		}
-	}
-	admin := credOf(t, e.admin)
-	for _, r := range documented {
-		method, path, _ := strings.Cut(r, " ")
-		path = strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{sha256}", strings.Repeat("0", 64)).Replace(path)
-		status, p := e.raw(method, path, admin, "", nil)
-		if status == http.StatusMethodNotAllowed || (p != nil && strings.HasPrefix(p.Detail, "no route")) {
-			t.Errorf("%s: the live router does not serve it (status %d, %+v)", r, status, p)
-		}
-	}
+	return documented
 }

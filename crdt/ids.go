@@ -19,7 +19,7 @@ const (
 )
 
 // Kinds of record keys, the part before the "/".
-var recordKinds = []string{"asset", "playlist", "schedule", "store", "devices"}
+var recordKinds = []string{"asset", "playlist", "schedule", "store", "devices", "override"}
 
 // validID accepts 1..MaxIDLen bytes of [A-Za-z0-9._-]: UUIDs and the short names used in tests, nothing that could
 // be confused with a separator or a control character.

@@ -38,6 +38,7 @@ func (s *Server) adminRoutes(mux *recordingMux) {
 	a("GET /v1/admin-tokens", s.listAdminTokens)
 	a("POST /v1/admin-tokens/{id}/revoke", s.revokeAdminToken)
 	s.contentRoutes(a)
+	s.overrideRoutes(mux)
 }
 
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
@@ -231,7 +232,16 @@ func (s *Server) listZones(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteZone(w http.ResponseWriter, r *http.Request) {
-	s.deleteBy(w, r, func(tx catalog.Tx, id string) error { return tx.DeleteZone(id) })
+	s.deleteBy(w, r, func(tx catalog.Tx, id string) error {
+		z, err := tx.GetZone(id)
+		if err != nil {
+			return err
+		}
+		if err := s.tombstoneOverride(tx, z); err != nil {
+			return err
+		}
+		return tx.DeleteZone(id)
+	})
 }
 
 func deviceToWire(d catalog.Device) api.Device {

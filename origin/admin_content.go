@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -154,6 +155,11 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 	o, err := listOptions(r)
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	o.Query = strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(o.Query) > catalog.MaxQueryLen || !utf8.ValidString(o.Query) {
+		writeProblem(w, api.BadField("q", "q must be valid UTF-8 of at most %d bytes", catalog.MaxQueryLen))
 		return
 	}
 	page, err := s.cat.ListAssets(r.Context(), tenantOf(r), o)

@@ -97,8 +97,14 @@ func deviceAuthError(d catalog.Device, err error) error {
 	return err
 }
 
-// admin authenticates an admin token and puts it in the request context.
-func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+// admin authenticates an admin token and puts it in the request context. Only a director's token may write.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc { return s.adminAuth(h, false) }
+
+// adminManagerWrites is admin for the routes a store manager may also write to: the handler checks the store
+// (overrides.go mine).
+func (s *Server) adminManagerWrites(h http.HandlerFunc) http.HandlerFunc { return s.adminAuth(h, true) }
+
+func (s *Server) adminAuth(h http.HandlerFunc, managerWrites bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, p := bearer(r, adminSecretPrefix)
 		if p != nil {
@@ -127,7 +133,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			writeProblem(w, api.NewProblem(http.StatusUnauthorized, api.ProblemUnauth, "not an admin token"))
 			return
 		}
-		if e.admin.Role != catalog.RoleDirector && r.Method != http.MethodGet {
+		if e.admin.Role != catalog.RoleDirector && r.Method != http.MethodGet && !managerWrites {
 			writeProblem(w, api.NewProblem(http.StatusForbidden, api.ProblemUnauth,
 				"a %s token may only read; changes need a director token", e.admin.Role))
 			return

@@ -47,8 +47,17 @@ func (c *Client) CreateAsset(ctx context.Context, in AssetInput) (Asset, error) 
 
 // ListAssets returns one page of assets (cursor "" for the first).
 func (c *Client) ListAssets(ctx context.Context, cursor string, limit int) (Page[Asset], error) {
+	return c.SearchAssets(ctx, "", cursor, limit)
+}
+
+// SearchAssets returns one page of the assets whose title, artist or ISRC contain text, ignoring case and
+// accents (text "" lists all). A page may hold fewer than limit assets and still have a Next: keep paging.
+func (c *Client) SearchAssets(ctx context.Context, text, cursor string, limit int) (Page[Asset], error) {
 	var p Page[Asset]
 	q := url.Values{}
+	if text != "" {
+		q.Set("q", text)
+	}
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,14 +62,21 @@ func TestTenantIsolation(t *testing.T) {
 					t.Errorf("isolation case for %s, which openapi.yaml does not document", r)
 				}
 			}
-			before := e.snapshot(e.tenant, e.admin)
+			state := func() string {
+				var h json.RawMessage // A's overrides are outside snapshot's lists
+				if err := e.admin.Do(ctx(t), http.MethodGet, "/v1/zones/"+v.ids["zone"]+"/override/history", nil, &h); err != nil {
+					t.Fatal(err)
+				}
+				return e.snapshot(e.tenant, e.admin) + "\n" + string(h)
+			}
+			before := state()
 			failed := 0
 			for _, a := range attacks {
 				if !e.tryAttack(t, a, v) {
 					failed++
 				}
 			}
-			if after := e.snapshot(e.tenant, e.admin); after != before {
+			if after := state(); after != before {
 				t.Errorf("tenant B's requests changed tenant A:\nbefore %s\nafter  %s", before, after)
 			}
 			t.Logf("%d (endpoint x attack) cases over %d routes, %d failed", len(attacks), len(routes), failed)
@@ -80,6 +88,7 @@ func TestTenantIsolation(t *testing.T) {
 // foreign.
 type bSide struct {
 	admin, device string
+	manager       string // a store manager of B's store: it may change its own zones' overrides
 	f             fixture
 	deviceID      string
 	newEnrollment func() string
@@ -104,6 +113,10 @@ func (e *env) isolationFixture(t *testing.T) (victim, bSide) {
 		api.AssetInput{Kind: api.KindMusic, Title: title, Artist: mark("artist")}, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.admin.Do(c, http.MethodPut, "/v1/zones/"+fA.zone.ID+"/override",
+		map[string]any{"volume_pct": 40}, nil); err != nil {
+		t.Fatal(err)
+	}
 	dA := e.enroll(e.admin, fA.store.ID, fA.zone.ID)
 	dA.sync(t, api.PlayEvent{DeviceID: dA.id, Seq: 1, AssetID: fA.asset.ID, StartedAt: time.Now().UTC(),
 		DurationMS: 1500, Fallback: "scheduled"})
@@ -123,7 +136,7 @@ func (e *env) isolationFixture(t *testing.T) (victim, bSide) {
 	v := victim{ids: map[string]string{"store": fA.store.ID, "zone": fA.zone.ID, "device": dA.id,
 		"asset": fA.asset.ID, "playlist": fA.playlist.ID, "schedule": fA.schedule.ID, "admin": mgr.ID,
 		"sha": fA.asset.SHA256, "peer": base64.StdEncoding.EncodeToString(dA.peerKey)}}
-	v.secrets = []string{e.tenant, storeName, playlistName, title, fA.store.MeshID, dev.PeerID, mgr.Token,
+	v.secrets = []string{e.tenant, mgr.Name, storeName, playlistName, title, fA.store.MeshID, dev.PeerID, mgr.Token,
 		unused.Token, dA.enroll.Credential, base64.StdEncoding.EncodeToString(dA.enroll.Mesh.Key), "Chain A"}
 	for k, id := range v.ids {
 		if k != "peer" {
@@ -135,7 +148,12 @@ func (e *env) isolationFixture(t *testing.T) (victim, bSide) {
 	fB := e.fixture(adminB)
 	dB := e.enroll(adminB, fB.store.ID, fB.zone.ID)
 	dB.sync(t)
-	bx := bSide{admin: credOf(t, adminB), device: credOf(t, dB.c), f: fB, deviceID: dB.id,
+	var mgrB api.AdminToken
+	if err := adminB.Do(c, http.MethodPost, "/v1/admin-tokens",
+		api.AdminTokenInput{Name: "manager b", Role: "manager", StoreID: fB.store.ID}, &mgrB); err != nil {
+		t.Fatal(err)
+	}
+	bx := bSide{admin: credOf(t, adminB), manager: mgrB.Token, device: credOf(t, dB.c), f: fB, deviceID: dB.id,
 		newEnrollment: func() string {
 			tok, err := adminB.CreateEnrollmentToken(c, api.EnrollmentTokenInput{StoreID: fB.store.ID, ZoneID: fB.zone.ID})
 			if err != nil {
@@ -245,12 +263,13 @@ func isolationAttacks(t *testing.T, v victim, b bSide) []attack {
 		out = append(out, attack{route: route, name: name, kind: kind, expect: expect, build: build})
 	}
 	// inPath: A's id (or hash) as the route's {id} (or {sha256}), with a valid body so only the id can fail.
-	inPath := func(route, kind, expect, body string) {
+	inPathAs := func(who, token, route, kind, expect, body string) {
 		m, p, _ := strings.Cut(route, " ")
-		add(route, "A's "+kind+" in the path", kind, expect, func(ref string) (string, string, string, []byte) {
-			return m, strings.NewReplacer("{id}", ref, "{sha256}", ref).Replace(p), b.admin, []byte(body)
+		add(route, "A's "+kind+" in the path"+who, kind, expect, func(ref string) (string, string, string, []byte) {
+			return m, strings.NewReplacer("{id}", ref, "{sha256}", ref).Replace(p), token, []byte(body)
 		})
 	}
+	inPath := func(route, kind, expect, body string) { inPathAs("", b.admin, route, kind, expect, body) }
 	// inBody: A's reference in the body of a request to a path of B's own.
 	inBody := func(route, field, kind, path, token, body string) {
 		m, _, _ := strings.Cut(route, " ")
@@ -289,6 +308,13 @@ func isolationAttacks(t *testing.T, v victim, b bSide) []attack {
 	inPath("POST /v1/stores/{id}/zones", "store", "reject", zone)
 	inPath("GET /v1/stores/{id}/zones", "store", "reject", "")
 	inPath("DELETE /v1/zones/{id}", "zone", "reject", "")
+	for _, as := range []struct{ who, token string }{{"", b.admin}, {", as B's store manager", b.manager}} {
+		inPathAs(as.who, as.token, "GET /v1/stores/{id}/overrides", "store", "reject", "")
+		inPathAs(as.who, as.token, "GET /v1/zones/{id}/override", "zone", "reject", "")
+		inPathAs(as.who, as.token, "PUT /v1/zones/{id}/override", "zone", "reject", `{"volume_pct":100}`)
+		inPathAs(as.who, as.token, "DELETE /v1/zones/{id}/override", "zone", "reject", "")
+		inPathAs(as.who, as.token, "GET /v1/zones/{id}/override/history", "zone", "reject", "")
+	}
 	plain("GET /v1/devices", b.admin, "")
 	inQuery("GET /v1/devices", "store_id", "store")
 	inQuery("GET /v1/devices", "zone_id", "zone")

@@ -40,6 +40,7 @@ type Engine struct {
 	pending        []Event
 	lim            limiter
 	wd             watchdog
+	gain           outputGain
 	mix, tmp       [][2]float64
 	maxXF          int // EngineConfig.MaxCrossfade in frames
 }
@@ -51,6 +52,7 @@ const (
 	cmdPlay
 	cmdStop
 	cmdDrain
+	cmdOutput
 )
 
 type command struct {
@@ -58,6 +60,7 @@ type command struct {
 	v    *voice // prepare, play: the opened track, or nil with err
 	id   string
 	err  error
+	out  Output // cmdOutput
 }
 
 // NewEngine returns an engine that renders into sink at the sink's rate. The caller keeps the sink: it closes it
@@ -81,6 +84,7 @@ func NewEngine(cfg EngineConfig, sink Sink) (*Engine, error) {
 		wake:   make(chan struct{}, 1),
 		lim:    newLimiter(cfg.LimiterCeilingDBFS, cfg.LimiterRelease, rate),
 		wd:     newWatchdog(cfg.SilenceThresholdDBFS, cfg.SilenceAfter, rate),
+		gain:   newOutputGain(),
 		mix:    make([][2]float64, cfg.BlockFrames),
 		tmp:    make([][2]float64, cfg.BlockFrames),
 		maxXF:  rate.N(cfg.MaxCrossfade),
@@ -189,9 +193,16 @@ func (e *Engine) Serve(ctx context.Context) error {
 		if n > 0 {
 			buf := e.mix[:n]
 			e.lim.process(buf)
-			e.wd.observe(buf, e.frame, func(kind EventKind, at int64, silent int) {
-				e.pending = append(e.pending, Event{Kind: kind, At: e.rate.D(int(at)), Duration: e.rate.D(silent)})
-			})
+			if e.gain.muted {
+				// A wanted silence is not dead air; the watchdog starts afresh when the mute ends.
+				e.wd.reset()
+			} else {
+				// It hears the programme before the volume: music turned down on purpose is not dead air.
+				e.wd.observe(buf, e.frame, func(kind EventKind, at int64, silent int) {
+					e.pending = append(e.pending, Event{Kind: kind, At: e.rate.D(int(at)), Duration: e.rate.D(silent)})
+				})
+			}
+			e.gain.process(buf)
 			if err := e.sink.Write(ctx, buf); err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -253,6 +264,8 @@ func (e *Engine) apply() {
 			e.decided = true
 		case cmdDrain:
 			e.decided = true
+		case cmdOutput:
+			e.gain.set(c.out)
 		}
 	}
 }

@@ -52,3 +52,6 @@ func (w *watchdog) observe(buf [][2]float64, at int64, emit func(kind EventKind,
 		w.acc, w.n = 0, 0
 	}
 }
+
+// reset forgets the current run, as after a window of sound, without reporting it.
+func (w *watchdog) reset() { w.acc, w.n, w.silent, w.reported = 0, 0, 0, 0 }

@@ -49,6 +49,8 @@ type DeviceConfig struct {
 	// works harder instead of letting the heap grow to twice its live size. It is process-wide, so it is for a
 	// process that runs one node (`lomuz node` sets 48 MiB), not for the demo or tests.
 	MemoryLimit int64
+	// ClockSkew shifts the wall clock the node reads (diagnostics and tests of a wrong clock); zero: none.
+	ClockSkew ClockSkew
 	// Core tunes the core; identity fields are filled from enrollment.
 	Core   Config
 	Logger *slog.Logger
@@ -268,12 +270,18 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 		}
 	}
 	start := time.Now()
+	wall := time.Now
+	if !cfg.ClockSkew.IsZero() {
+		log.Warn("wall clock skewed on purpose", "skew", cfg.ClockSkew.String())
+		skew := cfg.ClockSkew
+		wall = func() time.Time { return skew.Wall(start, time.Since(start)) }
+	}
 	runner, err := NewRunner(core, Parts{
 		Mesh:   mesh,
 		Origin: client, Audio: engine, Downloads: dl, Blobs: cacheBlobs{blobs}, Persist: persist, Logger: log,
 		EngineTargetLUFS: ec.TargetLUFS,
 		FreeDisk:         func() int64 { return freeDisk(cfg.DataDir) },
-		Now:              func() Instant { return Instant{Mono: time.Since(start), Wall: time.Now()} },
+		Now:              func() Instant { return Instant{Mono: time.Since(start), Wall: wall()} },
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,10 @@ func init() {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg.Origins = strings.Split(origins, ",")
+			if cfg.Core.SyncInterval < time.Second {
+				return fmt.Errorf("--sync-interval %v: want at least 1s", cfg.Core.SyncInterval)
+			}
+			cfg.Core.SyncJitter = cfg.Core.SyncInterval / 5
 			cfg.Logger = newLogger()
 			if meshOn {
 				if err := meshFlags(&mesh, meshIfaces, meshListen, staticPeers); err != nil {
@@ -50,6 +55,10 @@ func init() {
 	fl.Int64Var(&cfg.CacheQuota, "cache-quota", 0, "blob cache quota in bytes (0: the disk is the limit)")
 	fl.Int64Var(&cfg.BytesPerSec, "bandwidth", 0, "download rate cap in bytes per second (0: none)")
 	fl.Int64Var(&cfg.MemoryLimit, "memory-limit", 48<<20, "Go runtime soft memory limit in bytes (0: none)")
+	fl.DurationVar(&cfg.Core.SyncInterval, "sync-interval", cfg.Core.SyncInterval,
+		"time between syncs with origin, +-20% jitter")
+	fl.Var(&cfg.ClockSkew, "clock-skew", "diagnostics: shift the wall clock the node reads, as "+
+		"@RFC3339, +DURATION or -DURATION, optionally followed by xRATE (e.g. \"+8760h\", \"+0 x10\")")
 	fl.StringVar(&cfg.Core.AppVersion, "app-version", "dev", "version reported to origin")
 	fl.BoolVar(&meshOn, "mesh", false, "join the store mesh (peers on the LAN share catalog, play logs and blobs)")
 	fl.StringVar(&meshIfaces, "mesh-interfaces", "", "store LAN interfaces for mDNS discovery, comma-separated")

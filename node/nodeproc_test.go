@@ -1,0 +1,126 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lomuz/lomuz/internal/testenv"
+	"github.com/lomuz/lomuz/origin/api"
+)
+
+// nodeProc is a real `lomuz node` process with its status server on a loopback port, for the reliability tests.
+type nodeProc struct {
+	cmd    *exec.Cmd
+	status string
+	done   chan error
+}
+
+// startNodeProc starts `lomuz node` with args (plus --status-listen on a free loopback port), its output appended
+// to logPath. The process is killed when the test ends if it still runs.
+func startNodeProc(t *testing.T, logPath string, args ...string) *nodeProc {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cmd := exec.Command(testenv.Lomuz(t), append(append([]string{"node"}, args...), "--status-listen", addr)...)
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = lf, lf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n := &nodeProc{cmd: cmd, status: "http://" + addr, done: make(chan error, 1)}
+	go func() { n.done <- cmd.Wait(); lf.Close() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-n.done
+		n.done <- nil
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("node log %s:\n%s", logPath, tail(string(b), 6000))
+		}
+	})
+	return n
+}
+
+// Status reads the node's /status.
+func (n *nodeProc) Status() (Status, error) {
+	var st Status
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(n.status + "/status")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("status: %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// Exited reports whether the process has ended, without waiting.
+func (n *nodeProc) Exited() bool {
+	select {
+	case err := <-n.done:
+		n.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop ends the node with SIGTERM (a clean shutdown, as systemd does) and returns how it exited.
+func (n *nodeProc) Stop(t *testing.T) error {
+	t.Helper()
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-n.done:
+		n.done <- err
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("node did not stop within 30 s of SIGTERM")
+	}
+	return nil
+}
+
+// originPlays lists every play event origin holds for device, all pages.
+func originPlays(t *testing.T, ctx context.Context, o originProc, device string) []api.Play {
+	t.Helper()
+	var out []api.Play
+	for cursor := ""; ; {
+		var page api.Page[api.Play]
+		q := "/v1/plays?device_id=" + device + "&limit=1000"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if err := o.Admin.Do(ctx, "GET", q, nil, &page); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Items...)
+		if cursor = page.Next; cursor == "" {
+			return out
+		}
+	}
+}
+
+// originDevice returns the device as origin's fleet view lists it.
+func originDevice(ctx context.Context, o originProc, store, device string) (api.Device, error) {
+	devs, err := o.Admin.ListDevices(ctx, store)
+	if err != nil {
+		return api.Device{}, err
+	}
+	for _, d := range devs {
+		if d.ID == device {
+			return d, nil
+		}
+	}
+	return api.Device{}, fmt.Errorf("device %s not listed", device)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -132,6 +133,7 @@ type LANMesh struct {
 
 	mu      sync.Mutex
 	p2p     map[string]string // device id -> libp2p peer id, from member metadata and discovery
+	served  map[string]int64  // device id (or "p2p:<id>") -> blob bytes served to it
 	epoch   uint32
 	primary []byte    // the key this node encrypts with
 	oldKey  []byte    // the previous key, accepted until keyDrop
@@ -153,6 +155,7 @@ func NewLANMesh(cfg LANMeshConfig, en Enrollment, blobs BlobOpener) (*LANMesh, e
 	tc.ListenAddrs = []netip.AddrPort{netip.AddrPortFrom(cfg.Listen, uint16(cfg.TransferPort))}
 	tc.PrivateKey = en.PeerKey
 	tc.Open = m.open
+	tc.Served = m.onServed
 	if tc.Log == nil {
 		tc.Log = cfg.Log
 	}
@@ -466,6 +469,30 @@ func (m *LANMesh) open(sha [32]byte) (io.ReadSeeker, int64, error) {
 	return f, size, nil
 }
 
+// onServed counts bytes served to a peer under its device id (transfer.Config.Served).
+func (m *LANMesh) onServed(id string, _ [32]byte, n int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	who := "p2p:" + id
+	for dev, pid := range m.p2p {
+		if pid == id {
+			who = dev
+			break
+		}
+	}
+	if m.served == nil {
+		m.served = map[string]int64{}
+	}
+	m.served[who] += n
+}
+
+// ServedTo returns the blob bytes served to each peer device since the mesh started.
+func (m *LANMesh) ServedTo() map[string]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.served)
+}
+
 func (m *LANMesh) deliver(from string, b []byte) {
 	select {
 	case m.recv <- GossipReceived{From: from, Payload: b}:
@@ -516,17 +543,6 @@ func (s lanSource) Fetch(ctx context.Context, sha string, offset int64, w io.Wri
 	cw := &countWriter{w: w}
 	_, err := s.m.t.Fetch(ctx, id, h, offset, cw, nil)
 	return cw.n, err
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 var _ Mesh = (*LANMesh)(nil)

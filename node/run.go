@@ -120,6 +120,8 @@ type Runner struct {
 	brief    Brief
 	// fetchPeers remembers which peer each LAN fetch uses, to report bad bytes against it.
 	fetchPeers map[string]string
+	// recv counts blob bytes received, from the cloud and per peer.
+	recv received
 }
 
 // NewRunner returns a runner for core with parts.
@@ -242,6 +244,9 @@ func (r *Runner) Serve(ctx context.Context) error {
 			close(ch)
 		case ch := <-r.statusReq:
 			st := r.core.Status()
+			bad := st.Transfer.BadSources
+			st.Transfer = r.Transfer()
+			st.Transfer.BadSources = bad
 			prog := map[string]download.Progress{}
 			for _, p := range r.p.Downloads.Progress() {
 				prog[p.SHA256] = p
@@ -343,9 +348,9 @@ func (r *Runner) perform(ctx context.Context, rd Ready, wg *sync.WaitGroup) erro
 		}
 		req := download.Request{SHA256: f.SHA256, MD5: f.MD5, Size: f.Size, Priority: downloadPriority(f.Priority)}
 		if f.Peer != "" && r.p.Mesh != nil {
-			req.Source = r.p.Mesh.Source(f.Peer)
+			req.Source = r.recv.counted(f.Peer, r.p.Mesh.Source(f.Peer))
 		} else {
-			req.Source = &download.HTTPSource{URL: constURL(r.p.Origin.ResolveURL(f.URL))}
+			req.Source = r.recv.counted("", &download.HTTPSource{URL: constURL(r.p.Origin.ResolveURL(f.URL))})
 		}
 		r.fetchPeers[f.SHA256] = f.Peer
 		if err := r.p.Downloads.Enqueue(req); err != nil {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"time"
 
 	"github.com/lomuz/lomuz/player/schedule"
@@ -40,6 +41,20 @@ type Status struct {
 	CoveredUntil time.Time
 	Peers        []string
 	Counters     Counters
+	// Transfer is where blob bytes came from and went (byte counts filled in by Run).
+	Transfer TransferStatus
+	// Plays is this node's own proof-of-play log; StorePlays what it holds of every other node's log (by device
+	// id), which it relays to origin.
+	Plays      PlayLogStatus
+	StorePlays map[string]PlayLogStatus
+}
+
+// PlayLogStatus is what a node holds of one node's play log: LastSeq is the highest sequence number seen (for the
+// node's own log, the last one written: every event 1..LastSeq was persisted before it was announced), Acked
+// origin's watermark (it holds 1..Acked), Pending the events above it held here.
+type PlayLogStatus struct {
+	LastSeq, Acked uint64
+	Pending        int
 }
 
 // NowPlaying describes a track handed to the engine.
@@ -128,6 +143,23 @@ func (c *Core) Status() Status {
 		}
 		s.Downloads = append(s.Downloads, d)
 	}
+	pl := c.state.PlayLog()
+	for _, n := range pl.Nodes() {
+		ch := pl.Chain(n)
+		ps := PlayLogStatus{LastSeq: ch.Max, Acked: ch.Acked, Pending: len(pl.Pending(n))}
+		if n == c.cfg.Device {
+			s.Plays = ps
+			continue
+		}
+		if s.StorePlays == nil {
+			s.StorePlays = map[string]PlayLogStatus{}
+		}
+		s.StorePlays[n] = ps
+	}
+	for p := range c.blobs.bad {
+		s.Transfer.BadSources = append(s.Transfer.BadSources, p)
+	}
+	slices.Sort(s.Transfer.BadSources)
 	s.PendingSchedules = c.pendingSchedules()
 	s.CoveredUntil = c.coveredUntilWithin(iv.Now(), coverHorizon)
 	return s

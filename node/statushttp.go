@@ -82,11 +82,16 @@ var (
 	descGossip   = prometheus.NewDesc("lomuz_node_gossip_total", "Gossip payloads by direction.", []string{"dir"}, nil)
 	descRejected = prometheus.NewDesc("lomuz_node_rejected_total", "Inputs rejected by kind.", []string{"kind"}, nil)
 	descWarnings = prometheus.NewDesc("lomuz_node_warnings_total", "Warnings logged.", nil, nil)
+	descRecvd    = prometheus.NewDesc("lomuz_node_blob_bytes_received_total",
+		"Blob bytes received, by source (cloud or peer) and peer device id (empty for the cloud); payload only.",
+		[]string{"source", "peer"}, nil)
+	descServed = prometheus.NewDesc("lomuz_node_blob_bytes_served_total", "Blob bytes served to each peer device.",
+		[]string{"peer"}, nil)
 )
 
 func (c *countersCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSyncs, descPulls, descBlobs, descPlays, descDeadAir, descDecode,
-		descGossip, descRejected, descWarnings} {
+		descGossip, descRejected, descWarnings, descRecvd, descServed} {
 		ch <- d
 	}
 }
@@ -113,4 +118,15 @@ func (c *countersCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRejected, n.RecordsRejected, "record")
 	counter(descRejected, n.ManifestsRejected, "manifest")
 	counter(descWarnings, n.Warnings)
+	bytes := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	tr := c.r.Transfer()
+	bytes(descRecvd, tr.FromCloudBytes, "cloud", "")
+	for p, v := range tr.FromPeer {
+		bytes(descRecvd, v, "peer", p)
+	}
+	for p, v := range tr.ServedTo {
+		bytes(descServed, v, p)
+	}
 }

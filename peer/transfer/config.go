@@ -30,6 +30,10 @@ type Config struct {
 	PSK []byte
 	// Open serves blobs to peers; nil serves nothing (every request gets "not found").
 	Open OpenFunc
+	// Served, when set, is told after every inbound stream that sent blob bytes: the peer id that asked, the blob
+	// and the bytes sent (complete or not), so the caller can say who pulls what. Called from libp2p's goroutines;
+	// it must not block.
+	Served func(peer string, sha [32]byte, n int64)
 	// Security is the handshake and channel encryption: "tls" (TLS 1.3, AES-GCM with hardware support; default) or
 	// "noise" (ChaCha20-Poly1305).
 	Security string

@@ -81,6 +81,9 @@ func (t *Host) serve(s network.Stream) bool {
 	}
 	n, err := io.CopyBuffer(w, io.LimitReader(r, size-req.Offset), make([]byte, t.cfg.CopyBuffer))
 	t.stats.bytesServed.Add(uint64(n))
+	if t.cfg.Served != nil && n > 0 {
+		t.cfg.Served(remote.String(), req.SHA, n)
+	}
 	if err == nil && n != size-req.Offset {
 		err = fmt.Errorf("blob shorter than its size: %d of %d bytes", n, size-req.Offset)
 	}

@@ -323,3 +323,47 @@ func TestFetchCancelled(t *testing.T) {
 		t.Fatalf("progress %d", got)
 	}
 }
+
+// Served tells the server who pulled which blob and how many bytes were sent.
+func TestServedReportsPeerBlobAndBytes(t *testing.T) {
+	blob := testBlob(3, 1<<20+5)
+	sha := sha256.Sum256(blob)
+	type served struct {
+		peer string
+		sha  [32]byte
+		n    int64
+	}
+	got := make(chan served, 4)
+	cfg := DefaultConfig()
+	cfg.ListenAddrs = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
+	cfg.PrivateKey = testKey(5)
+	cfg.Open = memBlobs(blob)
+	cfg.Served = func(p string, s [32]byte, n int64) { got <- served{p, s, n} }
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cli := loopbackHost(t, 6, nil)
+	if err := srv.SetAllowed([]string{cli.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.SetAllowed([]string{srv.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.AddAddrs(srv.ID(), srv.Addrs(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if _, err := cli.Fetch(ctx, srv.ID(), sha, 1000, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s.peer != cli.ID() || s.sha != sha || s.n != int64(len(blob))-1000 {
+			t.Fatalf("served %s %x %d, want %s %x %d", s.peer, s.sha[:4], s.n, cli.ID(), sha[:4], len(blob)-1000)
+		}
+	case <-ctx.Done():
+		t.Fatal("Served was not called")
+	}
+}

@@ -159,6 +159,8 @@ func (c *Core) applyRecord(r crdt.Record) error {
 			return err
 		}
 		v.devices, v.devicesChanged = w, true
+	case "override":
+		return c.applyOverrideRecord(r)
 	default:
 		return fmt.Errorf("unknown record kind %q", kind)
 	}

@@ -162,6 +162,7 @@ type Core struct {
 	blobs blobState
 	mesh  meshState
 	play  playState
+	ovr   overrideState
 
 	out      Ready
 	counters Counters
@@ -260,6 +261,7 @@ func (c *Core) Tick(now Instant) {
 	c.tickSync()
 	c.tickBlobs()
 	c.tickGossip()
+	c.tickOverride()
 	c.tickPlay()
 	if c.dirty && now.Mono-c.lastSnap >= c.cfg.SnapshotEvery {
 		c.out.Snapshot, c.dirty, c.lastSnap = true, false, now.Mono
@@ -307,6 +309,9 @@ func (c *Core) nextTick() time.Duration {
 		next = min(next, max(c.sched.nextAt(), c.now.Mono))
 	}
 	if t, ok := c.playDeadline(); ok {
+		next = min(next, max(t, c.now.Mono))
+	}
+	if t, ok := c.overrideDeadline(); ok {
 		next = min(next, max(t, c.now.Mono))
 	}
 	return next

@@ -28,7 +28,7 @@ type playState struct {
 // playDeadline is when the next track must be chosen, if a track is playing and none is prepared.
 func (c *Core) playDeadline() (time.Duration, bool) {
 	p := &c.play
-	if p.current == nil || p.next != nil {
+	if p.current == nil || p.next != nil || c.muted() {
 		return 0, false
 	}
 	return p.current.start + p.current.length - c.cfg.PrepareAhead, true
@@ -63,6 +63,9 @@ func shifted(iv trustedtime.Interval, d time.Duration) trustedtime.Interval {
 
 func (c *Core) tickPlay() {
 	p := &c.play
+	if c.muted() {
+		return // nothing is chosen during an override's mute (override.go)
+	}
 	switch {
 	case p.current == nil && p.next == nil:
 		c.choose(PlayNow, 0)
@@ -153,6 +156,9 @@ func (c *Core) onAudio(e AudioEvent) {
 		}
 		c.tickPlay()
 	case AudioSilent:
+		if c.muted() {
+			return // the mute's silence is wanted (the engine does not report it either)
+		}
 		c.counters.DeadAir++
 		c.logf(levelWarn, "output silent", "for", e.Silent)
 		c.tickPlay()

@@ -26,6 +26,8 @@ type Ready struct {
 	// Time is the trusted-time state to persist (set when the floor rose).
 	Time *trustedtime.State
 
+	// Output is the engine's volume and mute from the zone's override, when it changed; set before Audio.
+	Output *Output
 	// Audio commands, in order.
 	Audio []PlayCommand
 	// Sync is a request to send to origin; its SyncResult comes back through Step.

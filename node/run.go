@@ -31,6 +31,7 @@ type Audio interface {
 	Play(t audio.Track) error
 	Prepare(t audio.Track) error
 	Stop() error
+	SetOutput(o audio.Output) error
 	Events() <-chan audio.Event
 }
 
@@ -304,6 +305,11 @@ func (r *Runner) perform(ctx context.Context, rd Ready, wg *sync.WaitGroup) erro
 			if err := r.p.Persist.SaveTime(b); err != nil {
 				log.Warn("saving trusted time failed", "err", err)
 			}
+		}
+	}
+	if o := rd.Output; o != nil {
+		if err := r.p.Audio.SetOutput(audio.Output{VolumePct: o.VolumePct, Muted: o.Muted}); err != nil {
+			log.Warn("audio output setting failed", "err", err)
 		}
 	}
 	for _, cmd := range rd.Audio {

@@ -41,6 +41,8 @@ type Status struct {
 	CoveredUntil time.Time
 	Peers        []string
 	Counters     Counters
+	// Override is the zone's volume and mute as applied (MutedByOverride during a mute window).
+	Override OverrideStatus
 	// Transfer is where blob bytes came from and went (byte counts filled in by Run).
 	Transfer TransferStatus
 	// Plays is this node's own proof-of-play log; StorePlays what it holds of every other node's log (by device
@@ -136,6 +138,7 @@ func (c *Core) Status() Status {
 		Peers: append([]string(nil), c.mesh.list...), Counters: c.counters,
 	}
 	s.Cache = c.cacheStatus()
+	s.Override = c.effectiveOverride(iv.Now().UnixMilli())
 	for sha, f := range c.blobs.fetching {
 		d := DownloadStatus{SHA256: sha, Peer: f.peer}
 		if n := c.blobs.needs[sha]; n != nil {

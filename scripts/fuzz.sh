@@ -1,12 +1,37 @@
 #!/usr/bin/env bash
-# Runs every Fuzz target in the module for the given time each (default 30s). Crashers land in testdata/fuzz of the
-# package, where `go test` keeps running them as regression cases.
-set -euo pipefail
+# Runs every Fuzz target in the module for the given time each (default 30s), then prints one line per target:
+# executions, new corpus entries, and whether it failed. Crashers land in testdata/fuzz of the package, where `go
+# test` keeps running them as regression cases.
+#
+# Targets are found by reading the test files (`func FuzzX(f *testing.F)`), not by `go test -list`, so a target in
+# a package whose tests do not build fails the run instead of being skipped. Optional second argument: a regexp
+# that selects packages (e.g. `./origin$`).
+set -uo pipefail
 cd "$(dirname "$0")/.."
 t=${1:-30s}
-for pkg in $(go list ./...); do
-  for f in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+only=${2:-}
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+summary=()
+failed=0
+for dir in $(grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . | xargs -n1 dirname | sort -u); do
+  pkg=./${dir#./}
+  if [ -n "$only" ] && ! [[ $pkg =~ $only ]]; then continue; fi
+  for f in $(grep -h -o -E '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' "$dir"/*_test.go | sed -E 's/^func ([A-Za-z0-9_]*).*/\1/' | sort -u); do
     echo "== $pkg $f ($t)"
-    go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" "$pkg"
+    out=$log/$f.log
+    go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" "$pkg" 2>&1 | tee "$out" | tail -n 3
+    rc=${PIPESTATUS[0]}
+    # The last progress line holds the totals: "fuzz: elapsed: 30s, execs: 123 (4/sec), new interesting: 5 (total: 9)".
+    last=$(grep -E '^fuzz: elapsed: .*execs: ' "$out" | tail -n 1)
+    execs=$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$last")
+    newc=$(sed -nE 's/.*new interesting: ([0-9]+).*/\1/p' <<<"$last")
+    status=ok
+    if [ "$rc" -ne 0 ]; then status=FAIL; failed=1; fi
+    summary+=("$(printf '%-10s %-32s %-28s execs %-10s new %-5s %s' "$t" "$f" "$pkg" "${execs:-?}" "${newc:-?}" "$status")")
   done
 done
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
+exit $failed

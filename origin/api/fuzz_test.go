@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -46,4 +47,38 @@ func normalize(r api.SyncRequest) api.SyncRequest {
 		r.Inventory.Missing = nil
 	}
 	return r
+}
+
+// fuzzOriginKey signs the committed FuzzVerifyManifest seeds (valid sync answers of a fixed origin).
+var fuzzOriginKey = ed25519.NewKeyFromSeed([]byte("lomuz-fuzz-origin-key-seed-32byt"))
+
+// FuzzVerifyManifest feeds a device's decoding of origin's sync answer arbitrary bytes: as received, and with the
+// manifest re-signed by origin's key, so mutations inside it reach the decoding of records and time. It must not
+// panic, and a manifest it accepts has a signed time and only records of its tenant signed by origin.
+func FuzzVerifyManifest(f *testing.F) {
+	pub := fuzzOriginKey.Public().(ed25519.PublicKey)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var sm api.SignedManifest
+		if json.Unmarshal(b, &sm) != nil {
+			return
+		}
+		resigned := api.SignedManifest{Manifest: sm.Manifest,
+			Sig: ed25519.Sign(fuzzOriginKey, append([]byte(api.ManifestSigningContext), sm.Manifest...))}
+		for _, s := range []api.SignedManifest{sm, resigned} {
+			m, err := api.VerifyManifest(pub, s)
+			if err != nil {
+				continue
+			}
+			if !m.Time.Verify(pub) {
+				t.Fatalf("accepted a manifest whose time does not verify")
+			}
+			for _, set := range [][]api.Record{m.Records, m.Tombstones} {
+				for _, r := range set {
+					if r.Tenant != m.TenantID || !r.Verify(pub) {
+						t.Fatalf("accepted record %s of tenant %s in a manifest of %s", r.Key, r.Tenant, m.TenantID)
+					}
+				}
+			}
+		}
+	})
 }

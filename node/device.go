@@ -180,11 +180,16 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
+	// The guard releases its reserve before the database opens if the disk is already full (a restart on a full
+	// disk), and allocates the log file the database creates.
+	guard := newDiskGuard(cfg.DataDir, filepath.Join(cfg.DataDir, "db"), log)
+	guard.check()
 	st, err := store.Open(store.DefaultConfig(filepath.Join(cfg.DataDir, "db")))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	guard.check()
 	httpc := &http.Client{Timeout: 0}
 	client, err := api.NewClient(api.ClientConfig{BaseURLs: cfg.Origins, HTTPClient: httpc})
 	if err != nil {
@@ -280,7 +285,7 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 		Mesh:   mesh,
 		Origin: client, Audio: engine, Downloads: dl, Blobs: cacheBlobs{blobs}, Persist: persist, Logger: log,
 		EngineTargetLUFS: ec.TargetLUFS,
-		FreeDisk:         func() int64 { return freeDisk(cfg.DataDir) },
+		FreeDisk:         guard.Free,
 		Now:              func() Instant { return Instant{Mono: time.Since(start), Wall: wall()} },
 	})
 	if err != nil {
@@ -302,7 +307,7 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 	}
 	n := 0
 	for name, f := range map[string]func(context.Context) error{
-		"downloads": dl.Serve, "cache": blobs.Serve, "audio": engine.Serve,
+		"downloads": dl.Serve, "cache": blobs.Serve, "audio": engine.Serve, "disk guard": guard.Serve,
 		"cache notices": func(ctx context.Context) error { return forwardLost(ctx, lost, runner) },
 	} {
 		goServe(name, f)

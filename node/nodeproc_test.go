@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ type nodeProc struct {
 	cmd    *exec.Cmd
 	status string
 	done   chan error
+	// lastStatus is when Status last asked.
+	lastStatus time.Time
 }
 
 // startNodeProc starts `lomuz node` with args (plus --status-listen on a free loopback port), its output appended
@@ -45,14 +48,26 @@ func startNodeProc(t *testing.T, logPath string, args ...string) *nodeProc {
 		n.done <- nil
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
+			if i := crashStart.FindIndex(b); i != nil {
+				// A Go crash prints its cause first and then every goroutine: show the cause.
+				t.Logf("node crash in %s:\n%s", logPath, head(string(b[i[0]:]), 4000))
+			}
 			t.Logf("node log %s:\n%s", logPath, tail(string(b), 6000))
 		}
 	})
 	return n
 }
 
-// Status reads the node's /status.
+// statusEvery spaces the test's /status reads: each one plans a week ahead on the node's loop, and reading it every
+// 50 ms on a loaded 2-core machine took the loop from playback long enough for the watchdog to report dead air.
+const statusEvery = 500 * time.Millisecond
+
+// Status reads the node's /status, at most once per statusEvery.
 func (n *nodeProc) Status() (Status, error) {
+	if d := statusEvery - time.Since(n.lastStatus); d > 0 {
+		time.Sleep(d)
+	}
+	n.lastStatus = time.Now()
 	var st Status
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(n.status + "/status")
@@ -89,6 +104,16 @@ func (n *nodeProc) Stop(t *testing.T) error {
 		t.Fatal("node did not stop within 30 s of SIGTERM")
 	}
 	return nil
+}
+
+// crashStart finds the beginning of a Go crash report in a process's output.
+var crashStart = regexp.MustCompile(`(?m)^(panic: |fatal error: |unexpected fault|SIGBUS|SIGSEGV)`)
+
+func head(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // originPlays lists every play event origin holds for device, all pages.

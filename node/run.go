@@ -245,6 +245,10 @@ func (r *Runner) Serve(ctx context.Context) error {
 			close(ch)
 		case ch := <-r.statusReq:
 			st := r.core.Status()
+			st.FreeDiskBytes = -1
+			if r.p.FreeDisk != nil {
+				st.FreeDiskBytes = r.p.FreeDisk()
+			}
 			bad := st.Transfer.BadSources
 			st.Transfer = r.Transfer()
 			st.Transfer.BadSources = bad

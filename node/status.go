@@ -36,6 +36,8 @@ type Status struct {
 	TrustedNow          time.Time
 	// PendingSchedules counts schedule versions waiting for their files before they take over.
 	PendingSchedules int
+	// FreeDiskBytes is free space on the data disk, filled in by Run (-1 unknown): a full disk shows here first.
+	FreeDiskBytes int64
 	// CoveredUntil is the latest instant up to which the zone's schedule is covered by content held here: the end
 	// of the current Plan horizon if nothing ever falls back, else the first instant the plan falls back.
 	CoveredUntil time.Time

@@ -23,9 +23,10 @@ type Config struct {
 	MaxRetryBackoff time.Duration
 	// RetryBudget bounds retrying when the caller's context has no deadline. With a deadline, retries stop at it.
 	RetryBudget time.Duration
-	// AnalyzeAfter and AnalyzeEvery: a transaction that writes at least AnalyzeAfter records refreshes the
-	// planner's statistics of the records table, at most once per AnalyzeEvery per process, so that full
-	// resyncs keep their index plan right after a bulk import (see afterBulk). AnalyzeAfter < 0 disables it.
+	// AnalyzeAfter and AnalyzeEvery: a transaction that writes at least AnalyzeAfter records and assets refreshes
+	// the planner's statistics of both tables, at most once per AnalyzeEvery per process, so that full resyncs
+	// and library searches keep their index plans right after a bulk import (see afterBulk). AnalyzeAfter < 0
+	// disables it.
 	AnalyzeAfter int
 	AnalyzeEvery time.Duration
 	// SkipMigrate leaves the embedded migrations unrun at Open; set it only when another process migrates.

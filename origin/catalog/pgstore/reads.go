@@ -195,12 +195,14 @@ func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListO
 	sql, args := `SELECT `+assetCols+` FROM assets WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
 		ORDER BY id LIMIT $3`, []any{tenantID, nullID(o.Cursor), limit + 1}
 	if o.Query != "" {
-		// A statement of its own, so a cached generic plan never has to serve both. The expression is the one
-		// the trigram index of migration 00005 is built on, so LIKE can use it.
+		// The expression is the one the trigram index of migration 00005 is built on. The statement is sent with
+		// its values inlined (pgx quotes them; the simple protocol): only with the pattern known when planning does
+		// PostgreSQL see how few rows match and use the index; a cached generic plan, its pattern unknown, walks
+		// the primary key in id order folding every title (~1 s at 50,000 assets, against ~10 ms).
 		sql = `SELECT ` + assetCols + ` FROM assets WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
 			AND lomuz_fold(title || ' ' || artist || ' ' || isrc) LIKE '%' || lomuz_fold($4) || '%' ESCAPE '\'
 			ORDER BY id LIMIT $3`
-		args = append(args, likeEscape(o.Query))
+		args = append([]any{pgx.QueryExecModeSimpleProtocol}, append(args, likeEscape(o.Query))...)
 	}
 	as, err := list(ctx, s, scanAsset, sql, args...)
 	if err != nil {

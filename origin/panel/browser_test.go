@@ -2,6 +2,7 @@ package panel_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lomuz/lomuz/internal/testenv"
+	"github.com/lomuz/lomuz/origin/api"
 )
 
 // artifacts is where screenshots go: $LOMUZ_ARTIFACTS/<test> when set (CI keeps it), else the test's temp dir.
@@ -253,6 +255,65 @@ func TestBrowserFlow(t *testing.T) {
 	}
 	do("frota", chromedp.Navigate(base+"/fleet"), chromedp.WaitVisible(chromedp.CSS("#devices")))
 	shot("12-frota-pt-BR")
+
+	// The store's manager (still in Portuguese) mutes their zone for an event, with the keyboard; another store,
+	// muted down by the director, is neither shown nor touchable.
+	c := testCtx(t)
+	other, err := e.admin.CreateStore(c, api.StoreInput{Name: "Loja Leblon", TimeZone: "America/Sao_Paulo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherZone, err := e.admin.CreateZone(c, other.ID, api.ZoneInput{Name: "Caixa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := 80
+	if _, err := e.admin.SetZoneOverride(c, otherZone.ID, api.ZoneOverrideInput{VolumePct: &vol}); err != nil {
+		t.Fatal(err)
+	}
+	do("sign out", chromedp.Click(chromedp.CSS(`form[action$="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), e.managerToken(st.ID)+"\r"), chromedp.WaitVisible(chromedp.CSS("#devices")))
+	do("zones", chromedp.Navigate(base+"/zones"), chromedp.WaitVisible(chromedp.CSS("form.override")))
+	if s := text("main"); !strings.Contains(s, "Loja Ipanema") || strings.Contains(s, "Loja Leblon") {
+		t.Fatalf("manager's zones page must show only Loja Ipanema: %q", s)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("form.override").length`)); n != 1 {
+		t.Fatalf("manager sees %d zone forms, want 1", n)
+	}
+	sp, _ := time.LoadLocation("America/Sao_Paulo")
+	now := time.Now().In(sp)
+	from, until := now.Add(-time.Minute).Format("2006-01-02T15:04"), now.Add(90*time.Minute).Format("2006-01-02T15:04")
+	vol0, from0, until0 := "#vol-"+zone.ID, "#from-"+zone.ID, "#until-"+zone.ID
+	// First the ends swapped: explained in Portuguese, what was typed is kept.
+	do("mute error", chromedp.SetValue(chromedp.CSS(vol0), "30"), chromedp.SetValue(chromedp.CSS(from0), until),
+		chromedp.SetValue(chromedp.CSS(until0), from), chromedp.Focus(chromedp.CSS(vol0)), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS("#form-error")))
+	if s := text("#form-error"); !strings.Contains(s, "O mudo deve terminar depois de começar") {
+		t.Errorf("mute error: %q", s)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(from0))); v != until {
+		t.Errorf("the typed mute start was lost: %q, want %q", v, until)
+	}
+	shot("13-zones-error")
+	do("mute", chromedp.SetValue(chromedp.CSS(from0), from), chromedp.SetValue(chromedp.CSS(until0), until),
+		chromedp.Focus(chromedp.CSS(vol0)), chromedp.KeyEvent("\r"), flash("Ajuste da zona salvo."))
+	if s := text("#st-" + zone.ID); !strings.Contains(s, "Muda agora") || !strings.Contains(s, "Volume 30%") {
+		t.Errorf("zone state after the mute: %q", s)
+	}
+	got, err := e.admin.ZoneOverride(c, zone.ID)
+	if err != nil || got.VolumePct != 30 || got.MuteUntil == nil || got.MuteUntil.In(sp).Format("2006-01-02T15:04") != until {
+		t.Fatalf("origin holds %+v, %v", got, err)
+	}
+	shot("14-zones-muted")
+	// A form forged in the page for the other store's zone is refused by origin, and nothing changes there.
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch(`+jsString(base+"/zones/"+otherZone.ID)+`, {method: "POST",
+		body: new URLSearchParams({csrf: document.querySelector("input[name=csrf]").value, action: "set", volume: "0"})}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || status != http.StatusForbidden {
+		t.Errorf("manager's POST to another store's zone: %d, %v; want 403", status, err)
+	}
+	if o, err := e.admin.ZoneOverride(c, otherZone.ID); err != nil || o.VolumePct != 80 {
+		t.Errorf("the other store's override changed: %+v, %v", o, err)
+	}
 	t.Logf("screenshots in %s", shots)
 }
 

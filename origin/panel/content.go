@@ -60,7 +60,7 @@ func (p *Panel) loadPlaylists(ctx context.Context, rq *request, q string, data *
 		data.Q = data.Q[:200]
 	}
 	if data.Q != "" {
-		data.Assets, _, _, err = p.searchAssets(ctx, rq.api, data.Q, 1, p.cfg.PageSize)
+		data.Assets, _, err = p.findAssets(ctx, rq.api, data.Q, "")
 	} else {
 		var pg api.Page[api.Asset]
 		pg, err = rq.api.ListAssets(ctx, "", p.cfg.PageSize)
@@ -334,7 +334,7 @@ func (p *Panel) loadPlaylistEdit(ctx context.Context, rq *request, id, q string,
 	}
 	var err error
 	if data.Q != "" {
-		data.Assets, _, _, err = p.searchAssets(ctx, rq.api, data.Q, 1, p.cfg.PageSize)
+		data.Assets, _, err = p.findAssets(ctx, rq.api, data.Q, "")
 	}
 	return err
 }

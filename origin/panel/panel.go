@@ -62,8 +62,8 @@ type Config struct {
 	OnlineWindow time.Duration
 	// PageSize is the rows per page of every list, within [10, 500].
 	PageSize int
-	// SearchScan bounds how many assets one library search reads from origin (origin has no text search; the
-	// panel scans pages of 10,000 and filters). 100,000 covers the 50,000-asset target with margin.
+	// SearchScan bounds how many assets the preview reads from origin (it plans over the whole library, in pages
+	// of 10,000; searches use origin's own). 100,000 covers the 50,000-asset target with margin.
 	SearchScan int
 	// MaxCSVRows bounds one proof-of-play export.
 	MaxCSVRows int
@@ -208,6 +208,8 @@ func (p *Panel) routes() {
 	m.HandleFunc("GET "+pre+"/preview", p.authed(p.preview))
 	m.HandleFunc("GET "+pre+"/plays", p.authed(p.plays))
 	m.HandleFunc("GET "+pre+"/plays.csv", p.authed(p.playsCSV))
+	m.HandleFunc("GET "+pre+"/zones", p.authed(p.zones))
+	m.HandleFunc("POST "+pre+"/zones/{id}", p.authed(p.zoneForm))
 	m.HandleFunc(pre+"/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 	p.mux = m
 }

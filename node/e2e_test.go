@@ -229,7 +229,9 @@ func runDevice(t *testing.T, ctx context.Context, cfg DeviceConfig) (*Runner, fu
 }
 
 // TestNodeEndToEnd enrolls a node with a real origin, syncs, downloads ffmpeg-made tracks (transcoded by origin),
-// plays them into a WAV file, and checks the WAV: long enough, not silent, at the loudness target.
+// plays them into a WAV file, and checks the WAV: long enough, not silent, at the loudness target. Then a store
+// manager mutes the zone through origin's API: the node learns it at its next sync and reports the mute, not dead
+// air.
 func TestNodeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end")
@@ -255,6 +257,8 @@ func TestNodeEndToEnd(t *testing.T) {
 	cfg.DataDir, cfg.Origins, cfg.Token = filepath.Join(dir, "node"), []string{o.URL}, tok
 	cfg.Output, cfg.StatusListen = "wav:"+wav, "127.0.0.1:0"
 	cfg.Core.Settle = time.Millisecond
+	// Frequent syncs, so the override below arrives within the test.
+	cfg.Core.SyncInterval, cfg.Core.SyncJitter = 2*time.Second, 0
 	r, stop := runDevice(t, ctx, cfg)
 	// Wait for each scheduled track to have started at least once.
 	waitFor(t, 90*time.Second, "three scheduled plays", func() bool {
@@ -268,6 +272,32 @@ func TestNodeEndToEnd(t *testing.T) {
 	}
 	if status.Cache.Present != 3 || status.LastSyncAt.IsZero() {
 		t.Fatalf("status after playing: %+v", status)
+	}
+	// The store's manager mutes the zone for an hour, from a minute ago.
+	var mgr api.AdminToken
+	if err := o.Admin.Do(ctx, http.MethodPost, "/v1/admin-tokens",
+		api.AdminTokenInput{Name: "gerente", Role: "manager", StoreID: st.ID}, &mgr); err != nil {
+		t.Fatal(err)
+	}
+	manager, err := api.NewClient(api.ClientConfig{BaseURLs: []string{o.URL}, Credential: mgr.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, from, until := 100, time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
+	if _, err := manager.SetZoneOverride(ctx, sd.Zone.ID, api.ZoneOverrideInput{VolumePct: &vol, MuteFrom: &from,
+		MuteUntil: &until}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the node to apply the mute", func() bool {
+		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+		defer scancel()
+		status, err = r.Status(sctx)
+		return err == nil && status.Override.MutedByOverride && status.NowPlaying == nil
+	})
+	if status.Override.Writer != "origin" || !status.Override.MuteUntil.Equal(until.UTC().Truncate(time.Millisecond)) ||
+		status.NowPlaying != nil || status.Counters.DeadAir != 0 {
+		t.Fatalf("status while muted: override %+v, now playing %+v, dead air %d", status.Override, status.NowPlaying,
+			status.Counters.DeadAir)
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("node: %v", err)

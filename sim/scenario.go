@@ -169,7 +169,23 @@ const (
 	maxNodes  = 200
 	maxAssets = 10_000
 	maxRun    = 60 * 24 * time.Hour
+	maxMbps   = 100_000     // 100 Gbit/s: beyond any store's link
+	maxDelay  = time.Minute // one-way latency of a link
+	maxSizeKB = 1 << 20     // 1 GiB per track
 )
+
+// checkLink bounds a link: a positive finite bandwidth, a latency within [0, maxDelay], a loss within [0, 1).
+func checkLink(name string, l Link) error {
+	switch {
+	case !(l.Mbps > 0 && l.Mbps <= maxMbps):
+		return fmt.Errorf("sim: %s.mbps %v outside (0, %d]", name, l.Mbps, maxMbps)
+	case l.Latency < 0 || l.Latency > maxDelay:
+		return fmt.Errorf("sim: %s.latency %v outside [0, %v]", name, l.Latency, maxDelay)
+	case !(l.Loss >= 0 && l.Loss < 1):
+		return fmt.Errorf("sim: %s.loss %v outside [0, 1)", name, l.Loss)
+	}
+	return nil
+}
 
 func (s *Scenario) validate() error {
 	t := &s.Topology
@@ -180,10 +196,6 @@ func (s *Scenario) validate() error {
 		return fmt.Errorf("sim: topology.nodes %d outside 1..%d", t.Nodes, maxNodes)
 	case t.Zones < 1 || t.Zones > t.Nodes:
 		return fmt.Errorf("sim: topology.zones %d outside 1..nodes", t.Zones)
-	case t.Uplink.Mbps <= 0 || t.LAN.Mbps <= 0:
-		return fmt.Errorf("sim: link bandwidths must be positive")
-	case t.LAN.Loss < 0 || t.LAN.Loss >= 1:
-		return fmt.Errorf("sim: lan.loss %v outside [0, 1)", t.LAN.Loss)
 	case t.AntiEntropy < time.Second:
 		return fmt.Errorf("sim: anti_entropy %v below 1s", t.AntiEntropy)
 	case s.Chaos <= 0 || s.Heal < 0 || s.Chaos+s.Heal > maxRun:
@@ -191,15 +203,23 @@ func (s *Scenario) validate() error {
 	case s.Start.IsZero():
 		return fmt.Errorf("sim: start is required")
 	}
+	if err := checkLink("uplink", t.Uplink); err != nil {
+		return err
+	}
+	if err := checkLink("lan", t.LAN); err != nil {
+		return err
+	}
 	if _, err := time.LoadLocation(t.TimeZone); err != nil {
 		return fmt.Errorf("sim: time_zone: %w", err)
 	}
 	c := &s.Content
-	if c.Music < 1 || c.Music+c.Spots+c.Emergency > maxAssets {
-		return fmt.Errorf("sim: content needs 1..%d assets", maxAssets)
+	// Each count on its own: a negative one would let another exceed the bound through the sum.
+	if c.Music < 1 || c.Spots < 0 || c.Emergency < 0 || c.Music > maxAssets || c.Spots > maxAssets ||
+		c.Emergency > maxAssets || c.Music+c.Spots+c.Emergency > maxAssets {
+		return fmt.Errorf("sim: content needs 1..%d assets (music at least 1, none negative)", maxAssets)
 	}
-	if c.Track < time.Second || c.SizeKB < 1 {
-		return fmt.Errorf("sim: content.track and size_kb must be positive")
+	if c.Track < time.Second || c.Track > maxRun || c.SizeKB < 1 || c.SizeKB > maxSizeKB {
+		return fmt.Errorf("sim: content.track must be within 1s..%v and size_kb within 1..%d", maxRun, maxSizeKB)
 	}
 	if c.SpotEvery < 0 || (c.SpotEvery > 0 && c.Spots == 0) {
 		return fmt.Errorf("sim: spot_every needs spots")
@@ -226,6 +246,11 @@ func (s *Scenario) validate() error {
 		}
 		if st.Do == "undecodable" && (st.Asset < 0 || st.Asset >= c.Music) {
 			return fmt.Errorf("sim: timeline[%d]: asset %d out of range", i, st.Asset)
+		}
+		if !(st.Rate >= 0 && st.Rate <= 1) || st.Latency < 0 || st.Latency > maxDelay || st.RetryAfter < 0 ||
+			st.RetryAfter > maxRun || !(st.DriftPPM >= -1e6 && st.DriftPPM <= 1e6) {
+			return fmt.Errorf("sim: timeline[%d]: rate within [0, 1], latency within [0, %v], retry_after and "+
+				"drift_ppm (within ±1e6) out of range", i, maxDelay)
 		}
 		if st.Do == "upload" && (st.Count < 1 || st.Count > 1000) {
 			return fmt.Errorf("sim: timeline[%d]: upload count %d outside 1..1000", i, st.Count)

@@ -20,8 +20,12 @@ func FuzzParseScenario(f *testing.F) {
 			t.Fatalf("accepted topology %+v", tp)
 		case sc.Chaos <= 0 || sc.Heal < 0 || sc.Chaos+sc.Heal > maxRun || sc.ConvergeWithin <= 0:
 			t.Fatalf("accepted phases chaos %v heal %v converge %v", sc.Chaos, sc.Heal, sc.ConvergeWithin)
-		case c.Music < 1 || c.Music+c.Spots+c.Emergency > maxAssets || c.Spots < 0 || c.Emergency < 0:
+		case c.Music < 1 || c.Music+c.Spots+c.Emergency > maxAssets || c.Spots < 0 || c.Emergency < 0 ||
+			c.Music > maxAssets || c.SizeKB < 1 || c.SizeKB > maxSizeKB:
 			t.Fatalf("accepted content %+v", c)
+		case !(tp.Uplink.Mbps > 0 && tp.LAN.Mbps > 0 && tp.Uplink.Loss >= 0 && tp.Uplink.Loss < 1 &&
+			tp.LAN.Loss >= 0 && tp.LAN.Loss < 1 && tp.Uplink.Latency >= 0 && tp.LAN.Latency >= 0):
+			t.Fatalf("accepted links %+v %+v", tp.Uplink, tp.LAN)
 		case sc.Swarm.Faults < 0 || sc.Swarm.Faults > 100_000:
 			t.Fatalf("accepted swarm %+v", sc.Swarm)
 		}

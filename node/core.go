@@ -263,8 +263,8 @@ func (c *Core) Tick(now Instant) {
 	c.tickGossip()
 	c.tickOverride()
 	c.tickPlay()
-	if c.dirty && now.Mono-c.lastSnap >= c.cfg.SnapshotEvery {
-		c.out.Snapshot, c.dirty, c.lastSnap = true, false, now.Mono
+	if c.dirty && (c.sync.snapshotNow || now.Mono-c.lastSnap >= c.cfg.SnapshotEvery) {
+		c.out.Snapshot, c.dirty, c.lastSnap, c.sync.snapshotNow = true, false, now.Mono, false
 	}
 }
 

@@ -2,6 +2,7 @@ package node
 
 import (
 	"testing"
+	"time"
 
 	"github.com/lomuz/lomuz/crdt"
 	"github.com/lomuz/lomuz/origin/api"
@@ -77,5 +78,65 @@ func TestRelayedPlaysWithAHoleKeepTheHole(t *testing.T) {
 	relay.step(SyncResult{Manifest: m, Sent: relay.mono, Recv: relay.mono})
 	if a := relay.c.state.PlayLog().Acked(rec.id); a.Seq != 3 {
 		t.Fatalf("relay's watermark %d after the hole closed, want 3", a.Seq)
+	}
+}
+
+// A peer that synced a revocation first gossips the shorter device list: the node syncs at once for the rotated
+// mesh key instead of at its next periodic sync. A device enrolled (a longer list) does not call for it.
+func TestRevocationOnAPeerSyncsAtOnce(t *testing.T) {
+	sig := newSigner(t)
+	keys := func(ids ...string) api.DeviceKeys {
+		k := api.DeviceKeys{StoreID: sig.store}
+		for _, id := range ids {
+			k.Devices = append(k.Devices, api.DeviceKey{DeviceID: id, ZoneID: "z", PeerPublicKey: []byte(id)})
+		}
+		return k
+	}
+	h := newHarness(t, sig, nil)
+	a, b, c := h.id, "00000000-0000-4000-8000-00000000000b", "00000000-0000-4000-8000-00000000000c"
+	sig.put("devices/"+sig.store, keys(a, b))
+	h.answer(h.tick())
+	gossipRecord := func(r crdt.Record) Ready {
+		d := crdt.Delta{Tenant: sig.tenant, Catalog: crdt.CatalogDelta{Records: []crdt.Record{r}}}
+		p, err := crdt.EncodeDelta(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.step(GossipReceived{From: "gossip", Payload: p})
+		return h.advance(time.Second)
+	}
+	if r := gossipRecord(sig.put("devices/"+sig.store, keys(a, b, c))); r.Sync != nil {
+		t.Fatal("a device enrolled on a peer's word made the node sync")
+	}
+	r := gossipRecord(sig.put("devices/"+sig.store, keys(a, c)))
+	if r.Sync == nil {
+		t.Fatal("a device revoked on a peer's word did not make the node sync")
+	}
+	h.answer(r)
+	if r := h.advance(time.Second); r.Sync != nil {
+		t.Fatal("the node synced again for the same list")
+	}
+}
+
+// A sync that changes the catalog is snapshotted at once, not after SnapshotEvery: the snapshot is also the state
+// peers get by push/pull, the only way a record too large for one gossip packet (a store's device-key list) spreads.
+func TestCatalogFromOriginSnapshotsAtOnce(t *testing.T) {
+	sig := newSigner(t)
+	sig.allDay(sig.playlist(sig.asset("one", "A", nil)))
+	h := newHarness(t, sig, nil)
+	h.answer(h.tick())
+	if r := h.advance(time.Millisecond); !r.Snapshot {
+		t.Fatal("the first catalog from origin was not snapshotted at once")
+	}
+	sig.asset("two", "B", nil)
+	h.c.sched.syncNow(h.mono)
+	h.answer(h.advance(time.Second))
+	if r := h.advance(time.Millisecond); !r.Snapshot {
+		t.Fatalf("a catalog change from origin within %v of the last snapshot waited for the debounce",
+			h.c.cfg.SnapshotEvery)
+	}
+	h.step(AudioEvent{Kind: AudioStarted, Token: 1})
+	if r := h.advance(time.Millisecond); r.Snapshot {
+		t.Fatal("a play was snapshotted without the debounce")
 	}
 }

@@ -51,6 +51,9 @@ type Status struct {
 	// id), which it relays to origin.
 	Plays      PlayLogStatus
 	StorePlays map[string]PlayLogStatus
+	// Devices are the device ids of the store's signed device-key list held here: the peers the transfer gate
+	// admits.
+	Devices []string
 }
 
 // PlayLogStatus is what a node holds of one node's play log: LastSeq is the highest sequence number seen (for the
@@ -160,6 +163,9 @@ func (c *Core) Status() Status {
 			s.StorePlays = map[string]PlayLogStatus{}
 		}
 		s.StorePlays[n] = ps
+	}
+	for _, d := range c.cat.devices.Devices {
+		s.Devices = append(s.Devices, d.DeviceID)
 	}
 	for p := range c.blobs.bad {
 		s.Transfer.BadSources = append(s.Transfer.BadSources, p)

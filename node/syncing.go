@@ -26,10 +26,61 @@ type syncStatus struct {
 	revoked  bool
 	needFull bool // the state hash disagreed: ask for everything
 	mesh     *api.Mesh
+	// devicesRev and devices are the revision of the store's device list and its device ids as of this node's
+	// last successful sync (or the last list checked since).
+	devicesRev uint64
+	devices    map[string]bool
+	// snapshotNow skips the snapshot debounce once: the catalog changed from origin. The snapshot is also what
+	// peers get by push/pull (the only way a record too large for a gossip packet spreads), so a new device's
+	// key list, or a revocation, must not wait SnapshotEvery to leave the node that synced it.
+	snapshotNow bool
+}
+
+// devicesRev returns the revision of the store's device-key list held here (0: none).
+func (c *Core) devicesRev() uint64 {
+	r, _ := c.state.Catalog().Get("devices/" + c.cfg.Store)
+	return r.Rev
+}
+
+// deviceSet returns the ids of the store's device list held here.
+func (c *Core) deviceSet() map[string]bool {
+	m := make(map[string]bool, len(c.cat.devices.Devices))
+	for _, d := range c.cat.devices.Devices {
+		m[d.DeviceID] = true
+	}
+	return m
+}
+
+// deviceRevokedOnPeer reports, once per new device list, whether a list newer than the last sync came from a
+// peer and lacks a device the synced one had: origin revoked it, and rotated the mesh key with it.
+func (c *Core) deviceRevokedOnPeer() bool {
+	rev := c.devicesRev()
+	if c.sync.okAt == 0 || rev <= c.sync.devicesRev {
+		return false
+	}
+	c.sync.devicesRev = rev
+	now := c.deviceSet()
+	gone := false
+	for id := range c.sync.devices {
+		gone = gone || !now[id]
+	}
+	c.sync.devices = now
+	return gone
 }
 
 func (c *Core) tickSync() {
-	if c.syncing || c.sync.revoked || !c.sched.due(c.now.Mono) {
+	if c.syncing || c.sync.revoked {
+		return
+	}
+	// A peer synced a revocation first: sync now for the rotated mesh key. The peers that have it drop the old
+	// one after LANMeshConfig.KeyGrace, and a node still on the old key would be shut out of gossip with the
+	// revoked device until its next periodic sync, minutes later. Once per list, so an unreachable origin is not
+	// asked sooner than its backoff allows more than once.
+	if c.deviceRevokedOnPeer() {
+		c.sched.syncNow(c.now.Mono)
+		c.logf(levelInfo, "a device was revoked on a peer's word: syncing for the new mesh key")
+	}
+	if !c.sched.due(c.now.Mono) {
 		return
 	}
 	c.syncing = true
@@ -179,6 +230,7 @@ func (c *Core) onSync(r SyncResult) {
 	h := c.state.Catalog().StateHash()
 	c.sync.needFull = m.StateHash != "" && h.Hex() != m.StateHash
 	c.sync.okAt, c.sync.okWall, c.sync.lastErr = c.now.Mono, c.Interval().Now(), ""
+	c.sync.devicesRev, c.sync.devices = c.devicesRev(), c.deviceSet()
 	if c.sync.needFull {
 		c.counters.FullResyncs++
 		c.logf(levelWarn, "catalog state hash differs from origin's: asking for a full resync")
@@ -240,6 +292,7 @@ func (c *Core) afterOrigin(ch crdt.Changes) {
 		c.cat.changed = true
 		c.gossipDirty()
 		c.markDirty()
+		c.sync.snapshotNow = true
 	}
 	if ch.Removed > 0 {
 		c.rebuildFromState()

@@ -65,6 +65,8 @@ func init() {
 	fl.StringVar(&meshListen, "mesh-listen", "", "IP to bind gossip and libp2p (default: the first interface's IPv4)")
 	fl.IntVar(&mesh.GossipPort, "gossip-port", mesh.GossipPort, "gossip port, UDP and TCP (0: any free port)")
 	fl.IntVar(&mesh.TransferPort, "transfer-port", mesh.TransferPort, "libp2p blob transfer TCP port (0: any)")
+	fl.DurationVar(&mesh.KeyGrace, "mesh-key-grace", mesh.KeyGrace, "how long a rotated-out mesh key is still "+
+		"accepted; a revoked device is shut out of gossip after it")
 	fl.StringVar(&staticPeers, "static-peers", "", "gossip addresses of peers (host:port, comma-separated), "+
 		"for networks that block multicast")
 	root.AddCommand(cmd)

@@ -119,6 +119,12 @@ func cues(first, last *interval, dur, tol float64) (cueIn, cueOut int64) {
 	if last != nil && (last.end < 0 || last.end >= dur-tol) && last.start > tol {
 		cueOut = int64(math.Round(last.start * 1000))
 	}
+	// ffmpeg reports silences in order, but its stderr also echoes the file's own tags, which are the uploader's
+	// text: lines that claim silences may lie. Cues past the end, or crossed, would leave nothing to play; the whole
+	// file plays instead.
+	if limit := int64(math.Floor(dur * 1000)); cueIn > limit || cueOut > limit || (cueOut != 0 && cueOut <= cueIn) {
+		return 0, 0
+	}
 	return cueIn, cueOut
 }
 

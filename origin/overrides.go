@@ -67,16 +67,21 @@ func (s *Server) listOverrides(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		_, err = s.cat.GetStore(r.Context(), tenantOf(r), storeID)
 	}
-	var os []catalog.ZoneOverride
+	var ovs []catalog.ZoneOverride
 	if err == nil {
-		os, err = s.cat.ListZoneOverrides(r.Context(), tenantOf(r), storeID)
+		ovs, err = s.cat.ListZoneOverrides(r.Context(), tenantOf(r), storeID)
 	}
+	writeOverrides(w, r, ovs, err)
+}
+
+// writeOverrides answers a list of overrides, or err.
+func writeOverrides(w http.ResponseWriter, r *http.Request, ovs []catalog.ZoneOverride, err error) {
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	out := api.Page[api.ZoneOverride]{Items: []api.ZoneOverride{}}
-	for _, o := range os {
+	for _, o := range ovs {
 		out.Items = append(out.Items, overrideToWire(o))
 	}
 	writeJSON(w, r, http.StatusOK, out)
@@ -97,19 +102,11 @@ func (s *Server) getOverride(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) overrideHistory(w http.ResponseWriter, r *http.Request) {
 	z, err := s.zoneOf(r)
-	var os []catalog.ZoneOverride
+	var ovs []catalog.ZoneOverride
 	if err == nil {
-		os, err = s.cat.ZoneOverrideHistory(r.Context(), tenantOf(r), z.ID, 0)
+		ovs, err = s.cat.ZoneOverrideHistory(r.Context(), tenantOf(r), z.ID, 0)
 	}
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := api.Page[api.ZoneOverride]{Items: []api.ZoneOverride{}}
-	for _, o := range os {
-		out.Items = append(out.Items, overrideToWire(o))
-	}
-	writeJSON(w, r, http.StatusOK, out)
+	writeOverrides(w, r, ovs, err)
 }
 
 func (s *Server) setOverride(w http.ResponseWriter, r *http.Request) {

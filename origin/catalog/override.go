@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/lomuz/lomuz/crdt"
@@ -103,6 +105,20 @@ func (o ZoneOverride) Validate() error {
 	}
 	if o.SetAt.IsZero() {
 		return invalidf("override has no time")
+	}
+	return nil
+}
+
+// CheckOverrideOrder is what both backends check before PutZoneOverride stores o: cur and curErr are the zone's
+// current override as read in the transaction (ErrNotFound: none), and o must be stamped after it (ErrConflict).
+func CheckOverrideOrder(cur ZoneOverride, curErr error, o ZoneOverride) error {
+	switch {
+	case errors.Is(curErr, ErrNotFound):
+		return nil
+	case curErr != nil:
+		return curErr
+	case !cur.HLC.Less(o.HLC):
+		return fmt.Errorf("%w: override of zone %s is not after the current one", ErrConflict, o.ZoneID)
 	}
 	return nil
 }

@@ -3,8 +3,6 @@ package embedded
 import (
 	"context"
 	"encoding/binary"
-	"errors"
-	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -65,14 +63,9 @@ func (t *tx) PutZoneOverride(o catalog.ZoneOverride) error {
 	if err := t.needZone(o.StoreID, o.ZoneID); err != nil {
 		return err
 	}
-	cur, err := getEntity[catalog.ZoneOverride](t.txn, t.tenant, kindOverride, o.ZoneID)
-	switch {
-	case err == nil:
-		if !cur.HLC.Less(o.HLC) {
-			return fmt.Errorf("%w: override of zone %s is not after the current one", catalog.ErrConflict, o.ZoneID)
-		}
-	case !errors.Is(err, catalog.ErrNotFound):
-		return t.fail(err)
+	cur, err := t.GetZoneOverride(o.ZoneID)
+	if err := catalog.CheckOverrideOrder(cur, err, o); err != nil {
+		return err
 	}
 	if err := putJSON(t.txn, entityKey(t.tenant, kindOverride, o.ZoneID), o); err != nil {
 		return t.fail(err)

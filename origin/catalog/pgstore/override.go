@@ -2,13 +2,10 @@ package pgstore
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/lomuz/lomuz/crdt"
 	"github.com/lomuz/lomuz/origin/catalog"
 )
 
@@ -72,16 +69,9 @@ func (t *pgTx) PutZoneOverride(o catalog.ZoneOverride) error {
 	if err := t.needZone(o.StoreID, o.ZoneID); err != nil {
 		return err
 	}
-	var wall, logical int64
-	err := t.tx.QueryRow(t.ctx, `SELECT hlc_wall_ms, hlc_logical FROM zone_overrides WHERE tenant_id = $1 AND zone_id = $2`,
-		t.tenant, o.ZoneID).Scan(&wall, &logical)
-	switch {
-	case err == nil:
-		if cur := (crdt.HLC{WallMS: wall, Logical: uint32(logical)}); !cur.Less(o.HLC) {
-			return fmt.Errorf("%w: override of zone %s is not after the current one", catalog.ErrConflict, o.ZoneID)
-		}
-	case !errors.Is(err, pgx.ErrNoRows):
-		return t.fail(err)
+	cur, err := t.GetZoneOverride(o.ZoneID)
+	if err := catalog.CheckOverrideOrder(cur, err, o); err != nil {
+		return err
 	}
 	args := []any{t.tenant, o.StoreID, o.ZoneID, o.VolumePct, nullTime(o.MuteFrom), nullTime(o.MuteUntil), o.Cleared,
 		o.HLC.WallMS, int64(o.HLC.Logical), nullID(o.SetBy), o.SetByName, o.SetAt}

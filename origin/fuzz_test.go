@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/lomuz/lomuz/internal/testenv"
 	"github.com/lomuz/lomuz/origin/api"
 	"github.com/lomuz/lomuz/origin/blob"
 	"github.com/lomuz/lomuz/origin/catalog/embedded"
@@ -30,33 +30,9 @@ type fuzzEnv struct {
 	*env
 	f      fixture
 	d      *device
-	execs  tally
+	execs  func() // counts one execution (testenv.FuzzTally)
 	admin  string // the tenant's director token
 	device string // the device's credential
-}
-
-// tally counts executions when LOMUZ_FUZZ_TALLY names a file (scripts/fuzz.sh sets it): one byte per execution,
-// appended by every worker process, because go test's own count leaves out a worker's batch still running at the
-// deadline, which for these slow targets is most of them.
-type tally struct{ f *os.File }
-
-func newTally(f *testing.F) tally {
-	p := os.Getenv("LOMUZ_FUZZ_TALLY")
-	if p == "" {
-		return tally{}
-	}
-	file, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { file.Close() })
-	return tally{file}
-}
-
-func (t tally) add() {
-	if t.f != nil {
-		_, _ = t.f.Write([]byte{'.'})
-	}
 }
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
@@ -67,7 +43,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	}
 	f.Cleanup(func() { cat.Close() })
 	e := newEnv(f, cat, nil)
-	fe := &fuzzEnv{env: e, f: e.fixture(e.admin), admin: api.CredentialOf(e.admin), execs: newTally(f)}
+	fe := &fuzzEnv{env: e, f: e.fixture(e.admin), admin: api.CredentialOf(e.admin), execs: testenv.FuzzTally(f)}
 	fe.d = e.enroll(e.admin, fe.f.store.ID, fe.f.zone.ID)
 	fe.device = api.CredentialOf(fe.d.c)
 	return fe
@@ -154,7 +130,7 @@ func (fe *fuzzEnv) check(t *testing.T, what string, w *httptest.ResponseRecorder
 func fuzzJSON(f *testing.F, device bool, routes ...string) {
 	fe := newFuzzEnv(f)
 	f.Fuzz(func(t *testing.T, sel uint8, body []byte) {
-		defer fe.execs.add()
+		defer fe.execs()
 		route := routes[int(sel)%len(routes)]
 		method, path, _ := strings.Cut(string(fe.expand(t, []byte(route))), " ")
 		token := fe.admin
@@ -193,7 +169,7 @@ func FuzzAdminQuery(f *testing.F) {
 	paths := []string{"/v1/plays", "/v1/devices", "/v1/assets", "/v1/schedules", "/v1/enrollment-tokens",
 		"/v1/devices/{{device}}/sync-logs"}
 	f.Fuzz(func(t *testing.T, sel uint8, query string) {
-		defer fe.execs.add()
+		defer fe.execs()
 		path := string(fe.expand(t, []byte(paths[int(sel)%len(paths)])))
 		target := path + "?" + string(fe.expand(t, []byte(query)))
 		line := "GET " + target + " HTTP/1.1\r\nHost: origin\r\n\r\n"
@@ -210,7 +186,7 @@ func FuzzAdminQuery(f *testing.F) {
 func FuzzUpload(f *testing.F) {
 	fe := newFuzzEnv(f)
 	f.Fuzz(func(t *testing.T, sel uint8, body []byte) {
-		defer fe.execs.add()
+		defer fe.execs()
 		sum := sha256.Sum256(body)
 		if sel%2 == 0 {
 			sum = sha256.Sum256(append([]byte("other "), body...))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lomuz/lomuz/internal/testenv"
 	"github.com/lomuz/lomuz/origin/api"
 )
 
@@ -57,7 +58,9 @@ var fuzzOriginKey = ed25519.NewKeyFromSeed([]byte("lomuz-fuzz-origin-key-seed-32
 // panic, and a manifest it accepts has a signed time and only records of its tenant signed by origin.
 func FuzzVerifyManifest(f *testing.F) {
 	pub := fuzzOriginKey.Public().(ed25519.PublicKey)
+	tally := testenv.FuzzTally(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		defer tally()
 		var sm api.SignedManifest
 		if json.Unmarshal(b, &sm) != nil {
 			return

@@ -248,6 +248,11 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 	if cc2.Time.Epoch.IsZero() {
 		cc2.Time.Epoch = releaseEpoch
 	}
+	if cfg.Mesh == nil {
+		// Alone there is no mesh to wait for: waiting would only delay the first downloads (and after every
+		// restart, so a node restarted often never got past it).
+		cc2.Settle = 0
+	}
 	// An output faster than real time (WAV, unpaced null) is told the next track as soon as one starts.
 	cc2.PrepareAtStart = !sink.Paced()
 	if cc2.Seed == 0 {

@@ -79,7 +79,17 @@ func TestTenantIsolation(t *testing.T) {
 			if after := state(); after != before {
 				t.Errorf("tenant B's requests changed tenant A:\nbefore %s\nafter  %s", before, after)
 			}
-			t.Logf("%d (endpoint x attack) cases over %d routes, %d failed", len(attacks), len(routes), failed)
+			kinds := map[string]int{}
+			for _, a := range attacks {
+				k := a.expect
+				if a.kind == "none" {
+					k = "no reference"
+				}
+				kinds[k]++
+			}
+			t.Logf("%d (endpoint x attack) cases over %d routes (%d A's id in the path, %d A's id in a query or body, "+
+				"%d naming nothing of A, %d public blobs), %d failed", len(attacks), len(routes), kinds["reject"],
+				kinds["same"], kinds["no reference"], kinds["public"], failed)
 		})
 	}
 }

@@ -20,6 +20,20 @@ import (
 // raw sends one request and returns the status and the decoded problem (nil when the answer is not one).
 func (e *env) raw(method, path, token, ctype string, body []byte) (int, *api.Problem) {
 	e.t.Helper()
+	status, mt, b, _ := e.send(method, path, token, ctype, body)
+	if mt != api.ProblemContentType || method == http.MethodHead {
+		return status, nil
+	}
+	var p api.Problem
+	if err := json.Unmarshal(b, &p); err != nil {
+		e.t.Fatalf("%s %s: problem body %q: %v", method, path, b, err)
+	}
+	return status, &p
+}
+
+// send performs one request and returns its status, media type, body and headers.
+func (e *env) send(method, path, token, ctype string, body []byte) (int, string, []byte, string) {
+	e.t.Helper()
 	req, err := http.NewRequestWithContext(ctx(e.t), method, e.url+path, bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
@@ -35,15 +49,14 @@ func (e *env) raw(method, path, token, ctype string, body []byte) (int, *api.Pro
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.Header.Get("Content-Type") != api.ProblemContentType || method == http.MethodHead {
-		return resp.StatusCode, nil
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	var p api.Problem
-	if err := json.Unmarshal(b, &p); err != nil {
-		e.t.Fatalf("%s %s: problem body %q: %v", method, path, b, err)
-	}
-	return resp.StatusCode, &p
+	mt, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+	var hdr strings.Builder
+	_ = resp.Header.Write(&hdr)
+	return resp.StatusCode, mt, b, hdr.String()
 }
 
 // snapshot is what bad input must not change: the tenant's revision and its rows.

@@ -17,6 +17,7 @@
 //     what follows it (Prepare, Play, Stop or Drain): the output is then the same whatever the scheduling.
 //   - A file that fails to open or decode, or a decoder that panics, is an EventDecodeFailed; the engine goes on
 //     with whatever it is told next, and never panics.
+//   - SetOutput sets the zone's volume and mute (its override) after the limiter; while muted the watchdog is off.
 //
 // Subpackage jingle holds the built-in jingle compiled into the binary.
 package audio

@@ -298,6 +298,7 @@ func TestTransient(t *testing.T) {
 		{&pgconn.PgError{Code: "23505"}, false},
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
 		{io.ErrUnexpectedEOF, true},
+		{fmt.Errorf("query: %w", pgconn.ErrConnClosed), true}, // a pooled connection to a restarted server
 		{context.DeadlineExceeded, false},
 		{catalog.ErrNotFound, false},
 		{pgx.ErrNoRows, false},

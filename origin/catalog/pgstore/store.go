@@ -179,8 +179,14 @@ func transient(err error) bool {
 	if pgconn.SafeToRetry(err) {
 		return true
 	}
+	// ErrConnClosed: the connection died earlier in this operation (a pooled connection to a server that
+	// restarted). pgx does not call it safe because a request may have been sent; like EOF, it is retried here:
+	// reads are idempotent, play events are stored once whatever the retries, a sync-log row may at worst be
+	// written twice, and Update turns a failed COMMIT into ErrCommitUnknown before this is asked. Without it,
+	// PostgreSQL restarts under load answered some device syncs 500 (RELIABILITY.md).
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, pgconn.ErrConnClosed) {
 		return true
 	}
 	var ne *net.OpError

@@ -90,6 +90,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 			"file of %d bytes exceeds the upload limit of %d bytes", r.ContentLength, s.cfg.MaxUploadBytes))
 		return
 	}
+	s.pacedBody(w, r)
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes)
 	md := md5.New()
 	info, err := s.blobs.Put(r.Context(), blob.ContentKey(sha), io.TeeReader(body, md),

@@ -55,11 +55,20 @@ type Config struct {
 	SyncLogFlushers int
 	// PageSize is the records read per catalog call while building a manifest.
 	PageSize int
-	// ReadHeaderTimeout, IdleTimeout and WriteTimeout protect the HTTP server from slow clients. WriteTimeout
-	// bounds the whole answer, blob downloads included, so it is generous.
+	// ReadHeaderTimeout, ReadTimeout, IdleTimeout and WriteTimeout protect the HTTP server from slow clients.
+	// ReadTimeout bounds reading a whole request, body included, except on upload routes, whose bodies may take
+	// longer while they keep arriving at MinUploadRate bytes/s or faster (see limits.go). WriteTimeout bounds the
+	// whole answer, blob downloads included, so it is generous.
 	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	MinUploadRate     int64
 	IdleTimeout       time.Duration
 	WriteTimeout      time.Duration
+	// MaxConns bounds the connections served at once (keep-alive ones included); more wait in the kernel's
+	// accept queue. It keeps file descriptors and memory for the catalog, blob files and the clients being
+	// served when thousands connect at once or hold connections open. An open keep-alive connection costs
+	// ~20 KiB of RSS (RELIABILITY.md). -1 disables the bound.
+	MaxConns int
 }
 
 // DefaultConfig is a single-box origin on loopback.
@@ -79,8 +88,11 @@ func DefaultConfig() Config {
 		SyncLogFlushers:   1,
 		PageSize:          5000,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		MinUploadRate:     8 << 10,
 		IdleTimeout:       120 * time.Second,
 		WriteTimeout:      30 * time.Minute,
+		MaxConns:          4096,
 	}
 }
 
@@ -167,6 +179,18 @@ func (c *Config) validate() error {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.MinUploadRate == 0 {
+		c.MinUploadRate = d.MinUploadRate
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = d.MaxConns
+	}
+	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.MinUploadRate < 1 || c.MaxConns < -1 {
+		return errors.New("origin: ReadHeaderTimeout and ReadTimeout >= 0, MinUploadRate >= 1 and MaxConns >= -1")
 	}
 	return nil
 }

@@ -137,6 +137,18 @@ func TestOriginUnderFaults(t *testing.T) {
 	for k, v := range res.ErrorSamples {
 		t.Logf("error %s, e.g.: %s", k, v)
 	}
+	for _, r := range reps {
+		b, _ := os.ReadFile(r.log)
+		var errs []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "level=ERROR") || strings.Contains(l, " ERROR ") {
+				errs = append(errs, l)
+			}
+		}
+		if len(errs) > 0 {
+			t.Logf("%s logged %d errors, first: %s", r.URL, len(errs), strings.Join(errs[:min(len(errs), 5)], "\n  "))
+		}
+	}
 
 	if res.Syncs == 0 || res.Uploads == 0 || res.PlaysAcked == 0 {
 		t.Fatalf("the load did not run: %d syncs, %d uploads, %d plays acknowledged", res.Syncs, res.Uploads, res.PlaysAcked)

@@ -101,9 +101,16 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // ServeListener is Serve on a listener the caller opened (tests bind 127.0.0.1:0). It closes ln.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	var connState func(net.Conn, http.ConnState)
+	if s.cfg.MaxConns > 0 {
+		ll := newLimitListener(ln, s.cfg.MaxConns)
+		ln, connState = ll, ll.idle.track
+	}
 	hs := &http.Server{
+		ConnState:         connState,
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
 		MaxHeaderBytes:    16 << 10,
@@ -151,7 +158,7 @@ func (s *Server) routes() http.Handler {
 	pc.API, pc.Secret, pc.MaxUploadBytes = mux, s.key.Seed(), s.cfg.MaxUploadBytes
 	pc.Authenticate = s.panelIdentity
 	if pn, err := panel.New(pc); err == nil {
-		mux.ServeMux.Handle(pc.Prefix+"/", pn)
+		mux.ServeMux.Handle(pc.Prefix+"/", s.paced(pn)) // its library form streams masters
 	} else {
 		slog.Error("origin: panel disabled", "err", err)
 	}
@@ -207,7 +214,7 @@ func (s *Server) shed(h http.Handler) http.Handler {
 		case s.inflight <- struct{}{}:
 			defer func() { <-s.inflight }()
 			// A slot is precious: a client that trickles its (small, bounded) body must not hold one for long.
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(deviceReadTimeout))
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(min(deviceReadTimeout, s.cfg.ReadTimeout)))
 			h.ServeHTTP(w, r)
 		default:
 			p := api.NewProblem(http.StatusTooManyRequests, api.ProblemOverloaded,

@@ -77,6 +77,9 @@ func init() {
 	fl.IntVar(&f.cfg.MaxInFlight, "max-inflight", f.cfg.MaxInFlight, "device requests served at once before answering 429 (0: no limit)")
 	fl.BoolVar(&f.transcode, "transcode", true, "transcode uploads to Ogg Vorbis (in-process; with --postgres, by `lomuz worker`s)")
 	fl.Int64Var(&f.cfg.MaxUploadBytes, "max-upload", f.cfg.MaxUploadBytes, "largest asset upload in bytes")
+	fl.IntVar(&f.cfg.MaxConns, "max-conns", f.cfg.MaxConns, "connections served at once; more wait to be accepted (-1: no limit)")
+	fl.DurationVar(&f.cfg.ReadHeaderTimeout, "read-header-timeout", f.cfg.ReadHeaderTimeout, "time a client has to send a request's headers")
+	fl.DurationVar(&f.cfg.ReadTimeout, "read-timeout", f.cfg.ReadTimeout, "time a client has to send a whole request (uploads: while they keep a minimum pace)")
 
 	boot := &cobra.Command{
 		Use:   "bootstrap",

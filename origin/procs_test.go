@@ -2,7 +2,6 @@ package origin_test
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,24 +44,8 @@ func newOriginProc(t *testing.T, name string, extra ...string) *originProc {
 // start runs the process and waits until /healthz answers.
 func (p *originProc) start() {
 	p.t.Helper()
-	p.cmd = exec.Command(testenv.Lomuz(p.t), p.args...)
-	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer f.Close()
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	waitUntil(p.t, 60*time.Second, "origin "+p.URL, func() bool {
-		resp, err := http.Get(p.URL + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	p.cmd = testenv.StartLogged(p.t, p.log, testenv.Lomuz(p.t), p.args...)
+	testenv.WaitHealthy(p.t, p.URL+"/healthz", 60*time.Second)
 }
 
 // kill sends SIGKILL: nothing of the process gets to run, as in a crash or an OOM kill.

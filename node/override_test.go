@@ -70,6 +70,13 @@ func TestOverrideFromSyncMutesThenResumes(t *testing.T) {
 	if h.c.counters.DeadAir != 0 {
 		t.Fatalf("the mute counted as dead air %d times", h.c.counters.DeadAir)
 	}
+	// The device tells origin, with its next sync.
+	h.c.sched.syncNow(h.mono)
+	r = h.tick()
+	if r.Sync == nil || r.Sync.Status == nil || !r.Sync.Status.MutedByOverride || r.Sync.Status.DeadAir != 0 {
+		t.Fatalf("sync while muted reports %+v", r.Sync)
+	}
+	h.answer(r)
 
 	r = h.advance(time.Minute) // 5 min: the window is over
 	if r.Output == nil || r.Output.Muted || r.Output.VolumePct != 40 {

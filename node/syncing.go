@@ -119,7 +119,7 @@ const statusHorizon = 24 * time.Hour
 func (c *Core) deviceStatus() *api.DeviceStatus {
 	iv := c.Interval()
 	st := &api.DeviceStatus{DeadAir: c.counters.DeadAir, DecodeFailures: c.counters.DecodeFailures, FreeDiskBytes: -1,
-		PendingPlays: len(c.state.PlayLog().Pending(c.cfg.Device))}
+		PendingPlays: len(c.state.PlayLog().Pending(c.cfg.Device)), MutedByOverride: c.muted()}
 	if t := c.play.current; t != nil {
 		st.NowPlayingAssetID, st.NowPlayingTitle = t.choice.Asset.ID, clipName(t.choice.Asset.Title)
 		st.Fallback = levelString(t.choice.Level)

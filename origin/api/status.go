@@ -25,6 +25,8 @@ type DeviceStatus struct {
 	DecodeFailures int `json:"decode_failures,omitempty"`
 	// PendingPlays counts the device's proof-of-play events origin has not acknowledged.
 	PendingPlays int `json:"pending_plays,omitempty"`
+	// MutedByOverride: the zone's override mutes it now (a wanted silence, not dead air).
+	MutedByOverride bool `json:"muted_by_override,omitempty"`
 }
 
 // Validate bounds every field.

@@ -27,6 +27,8 @@ type need struct {
 type inflight struct {
 	peer     string // "" for the cloud
 	started  time.Duration
+	bytes    uint64        // bytes on disk last reported by the driver
+	moved    time.Duration // when bytes last grew, or the fetch started or changed source
 	reported uint64        // bytes last told to peers
 	toldAt   time.Duration // when
 }
@@ -149,7 +151,7 @@ func (c *Core) recomputeNeeds() {
 	// Fetches for blobs no longer needed stop.
 	for sha := range c.blobs.fetching {
 		if _, ok := needs[sha]; !ok {
-			delete(c.blobs.fetching, sha)
+			c.stopFetch(sha)
 			c.out.Cancels = append(c.out.Cancels, sha)
 		}
 	}
@@ -206,11 +208,12 @@ func (c *Core) tickBlobs() {
 		}
 		c.out.Allowed = keys
 	}
-	if c.now.Mono-c.boot < c.cfg.Settle || len(c.blobs.fetching) >= c.cfg.MaxFetches {
+	if c.now.Mono-c.boot < c.cfg.Settle {
 		return
 	}
 	uplinked := c.uplinkedNodes()
 	nowMS := c.trustedMS()
+	c.redirectFetches(uplinked, nowMS)
 	checks := 0
 	for _, sha := range c.blobs.order {
 		if len(c.blobs.fetching) >= c.cfg.MaxFetches || checks >= maxPullChecks {
@@ -231,8 +234,52 @@ func (c *Core) tickBlobs() {
 	}
 }
 
+// redirectFetches moves fetches in flight to a better source, resuming from the bytes already on disk: a cloud
+// pull goes to a LAN peer as soon as one holds the verified blob (the rest of the file need not cross the uplink,
+// and a node that lost its uplink would otherwise retry the cloud forever), and a fetch whose source is gone, was
+// dropped for bad bytes or made no progress for StallAfter goes wherever the pull rule now points. Two cloud pulls
+// of one blob (after an outage both the old puller's retry and the takeover's pull move again) are resolved by
+// rendezvous rank: the lower-ranked one stops, keeping its partial file.
+func (c *Core) redirectFetches(uplinked []string, nowMS int64) {
+	for _, sha := range c.blobs.order {
+		f := c.blobs.fetching[sha]
+		if f == nil {
+			continue
+		}
+		stalled := c.now.Mono-f.moved >= c.cfg.StallAfter
+		lost := f.peer != "" && (!c.mesh.live[f.peer] || c.blobs.bad[f.peer])
+		if f.peer != "" && !stalled && !lost {
+			continue
+		}
+		n := c.blobs.needs[sha]
+		in := c.pullInput(n, uplinked, nowMS)
+		if f.peer == "" && outranked(in) {
+			c.logf(levelInfo, "a higher-ranked peer pulls this blob too; this pull stops", "sha256", sha)
+			c.stopFetch(sha)
+			c.out.Cancels = append(c.out.Cancels, sha)
+			continue
+		}
+		d := decidePull(in)
+		switch {
+		case d.Action == pullFromPeer && d.Source != f.peer:
+			c.startFetch(n, d.Source)
+		case d.Action == pullFromCloud && f.peer != "":
+			c.startFetch(n, "")
+		}
+	}
+}
+
+// startFetch starts a fetch of n from peer ("" for the cloud), or moves the fetch in flight there.
 func (c *Core) startFetch(n *need, peer string) {
-	c.blobs.fetching[n.sha] = &inflight{peer: peer, started: c.now.Mono, toldAt: c.now.Mono}
+	f := c.blobs.fetching[n.sha]
+	if f == nil {
+		f = &inflight{started: c.now.Mono}
+		c.blobs.fetching[n.sha] = f
+	} else {
+		c.logf(levelInfo, "fetch moves to another source", "sha256", n.sha, "from", sourceName(f.peer),
+			"to", sourceName(peer), "bytes", f.bytes)
+	}
+	f.peer, f.moved, f.toldAt = peer, c.now.Mono, c.now.Mono
 	url := c.blobs.urls[n.sha]
 	if url == "" {
 		url = "/v1/blobs/" + n.sha
@@ -244,16 +291,37 @@ func (c *Core) startFetch(n *need, peer string) {
 	} else {
 		c.counters.PeerPulls++
 	}
-	if _, err := c.state.SetBlobFetching(n.sha, 0, c.trustedMS()); err == nil {
+	if _, err := c.state.SetBlobFetching(n.sha, f.bytes, c.trustedMS()); err == nil {
 		c.gossipDirty()
+	}
+}
+
+func sourceName(peer string) string {
+	if peer == "" {
+		return "cloud"
+	}
+	return peer
+}
+
+// stopFetch forgets a fetch that ended without the blob and withdraws it from the inventory: peers must not keep
+// waiting on a fetch that is over (it would look stalled to them and, once restarted, would not look new).
+func (c *Core) stopFetch(sha string) {
+	delete(c.blobs.fetching, sha)
+	if !c.blobs.present[sha] {
+		if ch, err := c.state.RemoveBlob(sha); err == nil && ch {
+			c.gossipDirty()
+		}
 	}
 }
 
 // uplinkedNodes are the live nodes (self included) that may pull from the cloud: self when its last sync succeeded
 // recently; a peer unless its newest directly-synced time lags the store's newest by more than UplinkFresh.
+// A node whose uplink has just come back counts itself only after turnGuard: its peers learn it from the time
+// floor it gossips, and until then they rank the pull without it. Counting itself at once, it could find itself
+// top-ranked while the peer they rank top starts the same pull.
 func (c *Core) uplinkedNodes() []string {
 	var out []string
-	if c.sync.okAt > 0 && c.now.Mono-c.sync.okAt < c.cfg.UplinkFresh {
+	if c.uplinkFresh() && c.now.Mono-c.sync.upSince >= turnGuard {
 		out = append(out, c.cfg.Device)
 	}
 	floors := c.state.TimeFloors()
@@ -265,6 +333,10 @@ func (c *Core) uplinkedNodes() []string {
 		out = append(out, p)
 	}
 	return out
+}
+
+func (c *Core) uplinkFresh() bool {
+	return c.sync.okAt > 0 && c.now.Mono-c.sync.okAt < c.cfg.UplinkFresh
 }
 
 func (c *Core) pullInput(n *need, uplinked []string, nowMS int64) pullInput {
@@ -302,6 +374,9 @@ func (c *Core) onFetchProgress(e FetchProgress) {
 		return
 	}
 	b := uint64(e.Bytes)
+	if b > f.bytes {
+		f.bytes, f.moved = b, c.now.Mono
+	}
 	if b < f.reported+progressEveryBytes && c.now.Mono-f.toldAt < progressEvery {
 		return
 	}
@@ -313,9 +388,13 @@ func (c *Core) onFetchProgress(e FetchProgress) {
 
 func (c *Core) onFetch(e FetchResult) {
 	f := c.blobs.fetching[e.SHA256]
-	delete(c.blobs.fetching, e.SHA256)
+	if e.Kind == FetchFailed && f != nil && e.Peer != f.peer {
+		// The attempt of a source this fetch already left (redirectFetches): the fetch goes on.
+		return
+	}
 	switch e.Kind {
 	case FetchDone:
+		delete(c.blobs.fetching, e.SHA256)
 		c.setPresent(e.SHA256, true)
 		if f != nil && f.peer == "" {
 			c.counters.BlobsFromCloud++
@@ -323,6 +402,7 @@ func (c *Core) onFetch(e FetchResult) {
 			c.counters.BlobsFromPeers++
 		}
 	case FetchFailed:
+		c.stopFetch(e.SHA256)
 		c.counters.FetchFailures++
 		if e.BadBytes && e.Peer != "" {
 			c.blobs.bad[e.Peer] = true

@@ -178,6 +178,21 @@ func decidePull(in pullInput) pullDecision {
 // latency, so a pull started at the end of one slot is seen before the next slot's owner decides.
 const turnGuard = time.Second
 
+// outranked reports whether a live peer that ranks above this node for the blob is fetching it with progress: of two
+// concurrent cloud pulls, every node agrees which one keeps going.
+func outranked(in pullInput) bool {
+	self := pullScore(in.Blob, in.Self)
+	for id, pb := range in.Peers {
+		if id == in.Self || in.BadSources[id] || !pb.Fetching || in.Now-pb.Progress >= in.StallAfter {
+			continue
+		}
+		if s := pullScore(in.Blob, id); s > self || (s == self && id < in.Self) {
+			return true
+		}
+	}
+	return false
+}
+
 // movingPuller is a peer (lowest id first) fetching the blob with progress seen within StallAfter, or "".
 func movingPuller(in pullInput) string {
 	var out string

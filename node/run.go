@@ -38,6 +38,7 @@ type Audio interface {
 // Downloads is the download manager. *download.Manager satisfies it.
 type Downloads interface {
 	Enqueue(reqs ...download.Request) error
+	Redirect(sha string, src download.Source) bool
 	Cancel(sha string)
 	Events() <-chan download.Event
 	Progress() []download.Progress
@@ -59,6 +60,9 @@ type cacheFile = io.ReadSeekCloser
 type Mesh interface {
 	// Broadcast gossips an encoded delta (at most the configured budget) to the store's nodes.
 	Broadcast(b []byte) error
+	// SendDirect sends an encoded delta too large for gossip to every live peer over a reliable stream. It must
+	// not block the loop: the mesh sends in the background, and what it cannot send is left to push/pull.
+	SendDirect(b []byte)
 	// Received delivers peers' payloads: gossip parts and push/pull states.
 	Received() <-chan GossipReceived
 	// Members delivers the live peer set when it changes.
@@ -362,7 +366,11 @@ func (r *Runner) perform(ctx context.Context, rd Ready, wg *sync.WaitGroup) erro
 		} else {
 			req.Source = r.recv.counted("", &download.HTTPSource{URL: constURL(r.p.Origin.ResolveURL(f.URL))})
 		}
+		_, moving := r.fetchPeers[f.SHA256]
 		r.fetchPeers[f.SHA256] = f.Peer
+		if moving && r.p.Downloads.Redirect(f.SHA256, req.Source) {
+			continue // the core moved a fetch in flight to another source; it resumes from its partial file
+		}
 		if err := r.p.Downloads.Enqueue(req); err != nil {
 			delete(r.fetchPeers, f.SHA256)
 			r.core.Step(FetchResult{SHA256: f.SHA256, Kind: FetchFailed, Peer: f.Peer, Err: err})
@@ -384,6 +392,9 @@ func (r *Runner) perform(ctx context.Context, rd Ready, wg *sync.WaitGroup) erro
 			if err := r.p.Mesh.Broadcast(b); err != nil {
 				log.Warn("gossip broadcast failed", "err", err)
 			}
+		}
+		for _, b := range rd.Direct {
+			r.p.Mesh.SendDirect(b)
 		}
 	}
 	for _, l := range rd.Logs {

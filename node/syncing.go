@@ -21,6 +21,7 @@ const maxMissingReported = 100
 
 type syncStatus struct {
 	okAt     time.Duration // monotonic time of the last successful sync; 0 never
+	upSince  time.Duration // when the current run of fresh syncs began (see uplinkedNodes)
 	okWall   time.Time     // trusted time of it, for status
 	lastErr  string
 	revoked  bool
@@ -229,6 +230,9 @@ func (c *Core) onSync(r SyncResult) {
 	}
 	h := c.state.Catalog().StateHash()
 	c.sync.needFull = m.StateHash != "" && h.Hex() != m.StateHash
+	if !c.uplinkFresh() {
+		c.sync.upSince = c.now.Mono
+	}
 	c.sync.okAt, c.sync.okWall, c.sync.lastErr = c.now.Mono, c.Interval().Now(), ""
 	c.sync.devicesRev, c.sync.devices = c.devicesRev(), c.deviceSet()
 	if c.sync.needFull {

@@ -63,6 +63,23 @@ func (st *simStore) announce(n *simNode) {
 	n.step(node.MembersChanged{Live: live})
 }
 
+// joined spreads a (re)joined node to its peers' views after a LAN round trip: memberlist's join is a push/pull
+// with one member, whose alive message then gossips to the rest within a round. Without this, peers would learn of
+// a restarted node only at the next failure-detector pass, and rank pulls without it while it ranks them with it.
+func (st *simStore) joined(n *simNode) {
+	gen := n.gen
+	st.w.after(2*st.latency, func() {
+		if n.gen != gen || !n.up {
+			return
+		}
+		for _, p := range st.nodes {
+			if reachable(n, p) && p.seen != nil && !slices.Contains(p.seen, n.id) {
+				st.announce(p)
+			}
+		}
+	})
+}
+
 // membership re-announces the live sets to every node whose view changed.
 func (st *simStore) membership() {
 	for _, n := range st.nodes {
@@ -98,6 +115,22 @@ func (st *simStore) broadcast(from *simNode, b []byte) {
 				continue
 			}
 			delay *= 2
+		}
+		st.deliver(from, p, b, delay)
+	}
+}
+
+// direct sends b to every reachable peer over a reliable stream: not lost, but a lossy LAN retransmits (a round
+// trip more per lost segment, modelled as one extra latency).
+func (st *simStore) direct(from *simNode, b []byte) {
+	for _, p := range st.nodes {
+		if p == from || !reachable(from, p) {
+			continue
+		}
+		st.w.met.gossip(len(b))
+		delay := 2 * st.latency
+		if st.w.rndNet.Float64() < st.loss {
+			delay += st.latency
 		}
 		st.deliver(from, p, b, delay)
 	}

@@ -131,6 +131,7 @@ func (n *simNode) boot() error {
 	n.w.tracef("%s boot gen %d (%d blobs, %d outbox)", n.name, n.gen, len(held), len(n.disk.plays))
 	n.seen = nil
 	n.store.announce(n)
+	n.store.joined(n)
 	n.handle()
 	return nil
 }
@@ -226,6 +227,9 @@ func (n *simNode) handle() {
 	}
 	for _, b := range r.Broadcast {
 		n.store.broadcast(n, b)
+	}
+	for _, b := range r.Direct {
+		n.store.direct(n, b)
 	}
 	for _, l := range r.Logs {
 		if l.Level >= 8 { // slog.LevelError

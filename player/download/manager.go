@@ -212,7 +212,10 @@ type Manager struct {
 	serving bool
 }
 
-var errPreempted = errors.New("download: pre-empted by a higher priority")
+var (
+	errPreempted  = errors.New("download: pre-empted by a higher priority")
+	errRedirected = errors.New("download: moved to another source")
+)
 var errCancelled = errors.New("download: cancelled")
 var errAwaitVerify = errors.New("download: blob awaits the cache's boot verification")
 
@@ -292,6 +295,31 @@ func (m *Manager) SetPriority(sha string, p Priority) bool {
 	it := m.items[sha]
 	if it != nil {
 		it.req.Priority = p
+	}
+	m.mu.Unlock()
+	m.kick()
+	return it != nil
+}
+
+// Redirect moves a queued, backing-off or active download to another source: an active attempt stops and the
+// download resumes at once from its partial file with src, with its failure count cleared (a new source has not
+// failed yet). It reports false when the download is unknown (finished, failed or never enqueued).
+func (m *Manager) Redirect(sha string, src Source) bool {
+	if src == nil {
+		return false
+	}
+	m.mu.Lock()
+	it := m.items[sha]
+	if it != nil {
+		it.req.Source = src
+		it.failures = 0
+		if it.state == Backoff {
+			it.state = Queued
+		}
+		if it.state == Active && it.cancel != nil && !it.preempted {
+			it.preempted = true // run() puts it back in the queue, keeping its bytes
+			it.cancel(errRedirected)
+		}
 	}
 	m.mu.Unlock()
 	m.kick()

@@ -512,3 +512,49 @@ func TestMemSourceThroughManager(t *testing.T) {
 		t.Fatalf("missing blob: %+v", e)
 	}
 }
+
+// offsetSource records the offsets it is asked for, then serves like a MemSource.
+type offsetSource struct {
+	MemSource
+	mu      sync.Mutex
+	offsets []int64
+}
+
+func (s *offsetSource) Fetch(ctx context.Context, sha string, offset int64, w io.Writer) (int64, error) {
+	s.mu.Lock()
+	s.offsets = append(s.offsets, offset)
+	s.mu.Unlock()
+	return s.MemSource.Fetch(ctx, sha, offset, w)
+}
+
+// TestRedirectResumesFromPartialWithNewSource moves a download whose source hangs half way to another source: the
+// hanging attempt stops at once (no stall timeout is waited for), and the new source is asked only for the rest.
+func TestRedirectResumesFromPartialWithNewSource(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	srv := newBlobServer(t)
+	sha, data := srv.add(rng, 100_000)
+	srv.plan = func(string, int) fault { return stallHalf }
+	h := newHarness(t, Config{Source: srv.source(), StallTimeout: time.Hour}, 0)
+	if h.m.Redirect(sha, &MemSource{}) {
+		t.Fatal("Redirect of an unknown download succeeded")
+	}
+	h.m.Enqueue(Request{SHA256: sha, Size: int64(len(data))})
+	h.start()
+	poll(t, func() bool { p := h.m.Progress(); return len(p) == 1 && p[0].Bytes > 0 })
+	peer := &offsetSource{}
+	peer.Put(sha, data)
+	if !h.m.Redirect(sha, peer) {
+		t.Fatal("Redirect of an active download refused")
+	}
+	if e := h.await(sha)[sha]; e.Kind != Done || e.Source != Source(peer) {
+		t.Fatalf("%v %v from %v", e.Kind, e.Err, e.Source)
+	}
+	peer.mu.Lock()
+	defer peer.mu.Unlock()
+	if len(peer.offsets) != 1 || peer.offsets[0] == 0 || !bytes.Equal(h.content(sha), data) {
+		t.Fatalf("new source asked from %v; content intact %v", peer.offsets, bytes.Equal(h.content(sha), data))
+	}
+	if r := h.retries(sha); len(r) != 0 {
+		t.Fatalf("a redirect counted as a failed attempt: %v", r)
+	}
+}

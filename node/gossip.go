@@ -37,7 +37,9 @@ func (c *Core) gossipDirty() { c.mesh.pending = true }
 
 // tickGossip broadcasts what this replica gained since its last broadcast, cut into payloads of GossipBudget bytes.
 // What came from peers is not re-broadcast (the gossip layer already spreads every payload epidemically): the
-// baseline is moved past merged deltas in onGossip. What exceeds GossipMaxParts waits for anti-entropy (push/pull).
+// baseline is moved past merged deltas in onGossip. What does not fit a packet (a record larger than the budget) or
+// exceeds GossipMaxParts goes to every live peer directly over a reliable stream: left to anti-entropy, a change
+// reaches a store of 50 nodes only after minutes of push/pull rounds.
 func (c *Core) tickGossip() {
 	if !c.mesh.pending || c.now.Mono-c.mesh.lastAt < c.cfg.GossipInterval {
 		return
@@ -66,21 +68,37 @@ func (c *Core) flushGossip() {
 		c.logf(levelError, "gossip split failed", "err", err)
 		return
 	}
-	if !rest.Empty() || len(parts) > c.cfg.GossipMaxParts {
+	var direct []crdt.Delta
+	if len(parts) > c.cfg.GossipMaxParts {
+		direct = parts[c.cfg.GossipMaxParts:]
+		parts = parts[:c.cfg.GossipMaxParts]
+	}
+	if !rest.Empty() {
+		direct = append(direct, rest)
+	}
+	for _, p := range parts {
+		if b, ok := c.encodeGossip(p); ok {
+			c.out.Broadcast = append(c.out.Broadcast, b)
+			c.counters.GossipSent++
+		}
+	}
+	for _, p := range direct {
+		if b, ok := c.encodeGossip(p); ok {
+			c.out.Direct = append(c.out.Direct, b)
+			c.counters.GossipDirect++
+		}
+	}
+}
+
+func (c *Core) encodeGossip(d crdt.Delta) ([]byte, bool) {
+	b, err := crdt.EncodeDelta(d)
+	if err != nil {
+		// Over the delta bound: anti-entropy carries it (the snapshot path has its own bound).
 		c.counters.GossipDeferred++
+		c.logf(levelWarn, "gossip payload not sent; left to anti-entropy", "err", err)
+		return nil, false
 	}
-	for i, p := range parts {
-		if i >= c.cfg.GossipMaxParts {
-			break
-		}
-		b, err := crdt.EncodeDelta(p)
-		if err != nil {
-			c.logf(levelError, "gossip encode failed", "err", err)
-			return
-		}
-		c.out.Broadcast = append(c.out.Broadcast, b)
-		c.counters.GossipSent++
-	}
+	return b, true
 }
 
 // onGossip merges a peer's payload (a broadcast part or a whole push/pull state).

@@ -130,6 +130,7 @@ type LANMesh struct {
 	poke    chan struct{} // membership changed: Serve recomputes the member set
 	state   atomic.Pointer[[]byte]
 	dropped atomic.Uint64
+	directs chan struct{} // slots for direct sends in flight
 
 	mu      sync.Mutex
 	p2p     map[string]string // device id -> libp2p peer id, from member metadata and discovery
@@ -150,7 +151,8 @@ func NewLANMesh(cfg LANMeshConfig, en Enrollment, blobs BlobOpener) (*LANMesh, e
 	}
 	m := &LANMesh{cfg: cfg, self: en.DeviceID, blobs: blobs, recv: make(chan GossipReceived, cfg.Inbox),
 		members: make(chan []string, 1), poke: make(chan struct{}, 1), p2p: map[string]string{}, epoch: en.Mesh.Epoch,
-		primary: slices.Clone(en.Mesh.Key)}
+		primary: slices.Clone(en.Mesh.Key),
+		directs: make(chan struct{}, maxDirectSends)}
 	tc := cfg.Transfer
 	tc.ListenAddrs = []netip.AddrPort{netip.AddrPortFrom(cfg.Listen, uint16(cfg.TransferPort))}
 	tc.PrivateKey = en.PeerKey
@@ -370,6 +372,26 @@ func decodeMeta(b []byte) (id string, port uint16, ok bool) {
 
 // Broadcast implements Mesh.
 func (m *LANMesh) Broadcast(b []byte) error { return m.g.Broadcast(b) }
+
+// maxDirectSends bounds direct sends in flight; each walks the members one stream at a time. Oversize deltas are
+// rare (a catalog record over a packet), so a full set of slots means peers are unreachable: push/pull catches up.
+const maxDirectSends = 4
+
+// SendDirect implements Mesh: in the background, one slot per send, dropped (left to push/pull) when all are busy.
+func (m *LANMesh) SendDirect(b []byte) {
+	select {
+	case m.directs <- struct{}{}:
+	default:
+		m.cfg.Log.Warn("mesh: direct sends backlogged; the delta waits for push/pull", "bytes", len(b))
+		return
+	}
+	go func() {
+		defer func() { <-m.directs }()
+		if n, err := m.g.SendDirect(b); err != nil {
+			m.cfg.Log.Warn("mesh: direct send incomplete; push/pull covers the rest", "sent", n, "err", err)
+		}
+	}()
+}
 
 // Received implements Mesh.
 func (m *LANMesh) Received() <-chan GossipReceived { return m.recv }

@@ -158,6 +158,9 @@ func (p *MemPeer) Broadcast(b []byte) error {
 	return nil
 }
 
+// SendDirect implements Mesh: in one process it is a broadcast.
+func (p *MemPeer) SendDirect(b []byte) { _ = p.Broadcast(b) }
+
 func (p *MemPeer) Received() <-chan GossipReceived { return p.recv }
 func (p *MemPeer) Members() <-chan []string        { return p.members }
 

@@ -44,6 +44,9 @@ type Ready struct {
 	Mesh *api.Mesh
 	// Broadcast are encoded crdt deltas to gossip, each within the configured packet budget.
 	Broadcast [][]byte
+	// Direct are encoded crdt deltas too large for a gossip packet (a big catalog record), to send to every live
+	// peer over a reliable stream; receivers merge them like gossip and do not forward them.
+	Direct [][]byte
 	// Logs are messages for the operator; warnings are also counted in Status.
 	Logs []Log
 	// NextTick is when the core next needs Tick, at the latest (monotonic).

@@ -15,6 +15,7 @@ type Counters struct {
 	FetchFailures                                         int
 	GossipSent, GossipReceived, GossipRejected            int
 	GossipDeferred, RecordsRejected, BadRecords           int
+	GossipDirect                                          int // oversize deltas sent to peers over streams
 	DecodeFailures, DeadAir, Warnings                     int
 	SchedulesActivated                                    int
 	// Plays counts plays per fallback level (indexed by schedule.Level).

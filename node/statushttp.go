@@ -114,6 +114,7 @@ func (c *countersCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDecode, n.DecodeFailures)
 	counter(descGossip, n.GossipSent, "sent")
 	counter(descGossip, n.GossipReceived, "received")
+	counter(descGossip, n.GossipDirect, "direct")
 	counter(descRejected, n.GossipRejected, "gossip")
 	counter(descRejected, n.RecordsRejected, "record")
 	counter(descRejected, n.ManifestsRejected, "manifest")

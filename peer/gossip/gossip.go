@@ -74,10 +74,11 @@ type Stats struct {
 	Delivered  uint64 // distinct payloads handed to Handler.Message
 	Duplicates uint64 // copies of payloads already delivered (the epidemic's redundancy)
 	StateDrop  uint64 // push/pull states over MaxStateSize, local or remote, not exchanged
+	Direct     uint64 // direct (SendDirect) messages handed to a member's stream
 }
 
 type counters struct {
-	broadcast, refused, delivered, duplicates atomic.Uint64
+	broadcast, refused, delivered, duplicates, direct atomic.Uint64
 }
 
 // Stats returns the counters.
@@ -86,7 +87,8 @@ func (g *Gossip) Stats() Stats {
 	drop := uint64(g.dropped)
 	g.mu.Unlock()
 	return Stats{Broadcast: g.stats.broadcast.Load(), Refused: g.stats.refused.Load(),
-		Delivered: g.stats.delivered.Load(), Duplicates: g.stats.duplicates.Load(), StateDrop: drop}
+		Delivered: g.stats.delivered.Load(), Duplicates: g.stats.duplicates.Load(), StateDrop: drop,
+		Direct: g.stats.direct.Load()}
 }
 
 // New binds the gossip sockets (UDP and TCP on cfg.BindAddr:cfg.BindPort) and starts memberlist with no peers:
@@ -174,6 +176,41 @@ func (g *Gossip) Broadcast(b []byte) (err error) {
 	g.seen.add(id)
 	g.queue.QueueBroadcast(broadcast(msg))
 	return nil
+}
+
+// SendDirect delivers b to every live member over memberlist's reliable stream (TCP, encrypted with the mesh key
+// like gossip), for a payload too large for one gossip packet: a catalog record bigger than a packet would
+// otherwise wait for push/pull, which reaches a large store only after several rounds. Receivers deliver it once
+// through Handler.Message and do not forward it. It blocks for up to TCPTimeout per unreachable member, so call it
+// off the caller's loop; it returns how many members got b, and the first error met.
+func (g *Gossip) SendDirect(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, errors.New("gossip: empty message")
+	}
+	if len(b) > g.cfg.MaxStateSize {
+		return 0, fmt.Errorf("%w: %d bytes, at most %d go directly", ErrTooLarge, len(b), g.cfg.MaxStateSize)
+	}
+	msg := make([]byte, idLen+len(b))
+	id := rand.Uint64()
+	binary.BigEndian.PutUint64(msg, id)
+	copy(msg[idLen:], b)
+	g.seen.add(id)
+	sent := 0
+	var first error
+	for _, n := range g.ml.Members() {
+		if n.Name == g.cfg.NodeName {
+			continue
+		}
+		if err := g.ml.SendReliable(n, msg); err != nil {
+			if first == nil {
+				first = fmt.Errorf("gossip: direct message to %s: %w", n.Name, err)
+			}
+			continue
+		}
+		sent++
+	}
+	g.stats.direct.Add(uint64(sent))
+	return sent, first
 }
 
 // seenIDs remembers the last cap message ids (a ring), so a message is forwarded and delivered once.
@@ -368,7 +405,8 @@ func (d *delegate) NotifyMsg(b []byte) {
 	}
 	d.stats.delivered.Add(1)
 	msg := bytes.Clone(b) // memberlist reuses its buffer
-	if d.queue.NumQueued() < d.cfg.MaxQueued {
+	// A direct message (SendDirect) too large for a packet reached every member from its sender: not forwarded.
+	if len(msg)-idLen <= (*Gossip)(d).MaxBroadcast() && d.queue.NumQueued() < d.cfg.MaxQueued {
 		d.queue.QueueBroadcast(broadcast(msg)) // forward: epidemic, not just the origin's few sends
 	}
 	d.cfg.Handler.Message(msg[idLen:])

@@ -289,3 +289,27 @@ func TestMemberlistLogLevels(t *testing.T) {
 		}
 	}
 }
+
+func TestSendDirectReachesEveryMemberOnce(t *testing.T) {
+	gs, rs := mesh(t, 4, keyA)
+	big := bytes.Repeat([]byte("record "), 2000) // 14 kB: far over one gossip packet
+	n, err := gs[0].SendDirect(big)
+	if err != nil || n != 3 {
+		t.Fatalf("SendDirect: %d members, %v", n, err)
+	}
+	eventually(t, "direct message everywhere", func() bool {
+		return rs[1].gotMsg(big) && rs[2].gotMsg(big) && rs[3].gotMsg(big)
+	})
+	if rs[0].gotMsg(big) {
+		t.Fatal("the sender delivered its own direct message")
+	}
+	// Not forwarded: each receiver delivered it exactly once and queued nothing to re-gossip.
+	for i, g := range gs[1:] {
+		if st := g.Stats(); st.Delivered != 1 || g.queue.NumQueued() != 0 {
+			t.Fatalf("node %d: stats %+v, queued %d", i+1, st, g.queue.NumQueued())
+		}
+	}
+	if _, err := gs[0].SendDirect(make([]byte, gs[0].cfg.MaxStateSize+1)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversize direct message: %v", err)
+	}
+}

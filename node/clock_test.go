@@ -9,7 +9,6 @@ import (
 
 	"github.com/lomuz/lomuz/origin/api"
 	"github.com/lomuz/lomuz/player/schedule"
-	"github.com/lomuz/lomuz/player/store"
 	"github.com/lomuz/lomuz/player/trustedtime"
 )
 
@@ -85,17 +84,11 @@ func TestNodeWrongClock(t *testing.T) {
 	}
 	data := filepath.Join(dir, "node")
 	logPath := func(run string) string { return filepath.Join(dir, "node-"+run+".log") }
-	base := []string{"--data", data, "--origin", o.URL, "--output", "null", "--sync-interval", "2s"}
+	base := nodeArgs(data, o.URL)
 
 	// A first run with a true clock enrolls, downloads what the store needs and persists a trusted-time floor.
 	n := startNodeProc(t, logPath("first"), append(base, "--token", sd.Token)...)
-	var device string
-	waitFor(t, 2*time.Minute, "the first run to hold its content and play", func() bool {
-		st, err := n.Status()
-		device = st.Device
-		return err == nil && st.Cache.Needed >= 3 && st.Cache.Present == st.Cache.Needed &&
-			st.Counters.Plays[schedule.LevelScheduled] >= 2
-	})
+	device := waitContent(t, n, 3)
 	if err := n.Stop(t); err != nil {
 		t.Fatalf("first run: %v", err)
 	}
@@ -133,15 +126,7 @@ func TestNodeWrongClock(t *testing.T) {
 	}
 
 	// A last run with a true clock delivers every event the tampered runs persisted.
-	db, err := store.Open(store.DefaultConfig(filepath.Join(data, "db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, err := db.LastPlaySeq()
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	last := lastPlaySeq(t, data)
 	n = startNodeProc(t, logPath("last"), base...)
 	var plays []api.Play
 	waitFor(t, time.Minute, "origin to hold every persisted play event", func() bool {

@@ -88,16 +88,10 @@ func TestNodeDiskFull(t *testing.T) {
 	sd := o.seedStore(t, ctx, api.StoreInput{Name: "Loja", TimeZone: "America/Sao_Paulo", CrossfadeMS: 200}, files)
 	data := filepath.Join(mnt, "node")
 	logPath := func(run string) string { return filepath.Join(dir, "node-"+run+".log") }
-	base := []string{"--data", data, "--origin", o.URL, "--output", "null", "--sync-interval", "2s"}
+	base := nodeArgs(data, o.URL)
 
 	n := startNodeProc(t, logPath("first"), append(base, "--token", sd.Token)...)
-	var device string
-	waitFor(t, 2*time.Minute, "the node to hold its content and play", func() bool {
-		st, err := n.Status()
-		device = st.Device
-		return err == nil && st.Cache.Needed == 4 && st.Cache.Present == 4 &&
-			st.Counters.Plays[schedule.LevelScheduled] >= 2
-	})
+	device := waitContent(t, n, 4)
 	filler := fillDisk(t, mnt)
 
 	// playsOn waits for more scheduled plays on a full disk, from a node that stays up, and returns its status.

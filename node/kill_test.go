@@ -104,15 +104,7 @@ func TestNodeSurvivesKill9(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(store.DefaultConfig(filepath.Join(data, "db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, err := db.LastPlaySeq()
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	last := lastPlaySeq(t, data)
 	seqs, downloaded := map[uint64]bool{}, 0
 	for _, p := range originPlays(t, ctx, o, device) {
 		seqs[p.Seq] = true

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/lomuz/lomuz/internal/testenv"
 	"github.com/lomuz/lomuz/origin/api"
+	"github.com/lomuz/lomuz/player/schedule"
+	"github.com/lomuz/lomuz/player/store"
 )
 
 // nodeProc is a real `lomuz node` process with its status server on a loopback port, for the reliability tests.
@@ -114,6 +117,40 @@ func head(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// nodeArgs are the flags of the reliability tests' node runs: null output paced in real time, syncs every 2 s.
+func nodeArgs(data, origin string) []string {
+	return []string{"--data", data, "--origin", origin, "--output", "null", "--sync-interval", "2s"}
+}
+
+// waitContent waits until the node holds everything it needs (at least needed blobs) and has played twice, and
+// returns its device id.
+func waitContent(t *testing.T, n *nodeProc, needed int) string {
+	t.Helper()
+	var device string
+	waitFor(t, 2*time.Minute, "the node to hold its content and play", func() bool {
+		st, err := n.Status()
+		device = st.Device
+		return err == nil && st.Cache.Needed >= needed && st.Cache.Present == st.Cache.Needed &&
+			st.Counters.Plays[schedule.LevelScheduled] >= 2
+	})
+	return device
+}
+
+// lastPlaySeq opens a stopped node's database and returns the last play sequence number it handed out.
+func lastPlaySeq(t *testing.T, data string) uint64 {
+	t.Helper()
+	db, err := store.Open(store.DefaultConfig(filepath.Join(data, "db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	last, err := db.LastPlaySeq()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
 }
 
 // originPlays lists every play event origin holds for device, all pages.

@@ -42,7 +42,8 @@ func TestNodeSurvivesKill9(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d (kill points are drawn from it)", seed)
 	rnd := rand.New(rand.NewPCG(seed, seed))
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	// The kills take up to about 3 s each (kill point, restart, checks); the rest needs a few minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(killCount())*3*time.Second)
 	defer cancel()
 	o := startOrigin(t)
 	dir := t.TempDir()

@@ -46,11 +46,17 @@ func memBlobs(blobs ...[]byte) OpenFunc {
 
 func loopbackHost(t *testing.T, seed byte, open OpenFunc) *Host {
 	t.Helper()
+	return loopbackHostWith(t, seed, func(c *Config) { c.Open = open })
+}
+
+// loopbackHostWith is loopbackHost with the config adjusted by set.
+func loopbackHostWith(t *testing.T, seed byte, set func(*Config)) *Host {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ListenAddrs = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.PrivateKey = testKey(seed)
-	cfg.Open = open
 	cfg.StallTimeout = 2 * time.Second
+	set(&cfg)
 	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +69,13 @@ func loopbackHost(t *testing.T, seed byte, open OpenFunc) *Host {
 func pair(t *testing.T, open OpenFunc) (srv, cli *Host) {
 	t.Helper()
 	srv, cli = loopbackHost(t, 1, open), loopbackHost(t, 2, nil)
+	introduce(t, srv, cli)
+	return srv, cli
+}
+
+// introduce makes srv and cli allow each other and tells cli srv's address.
+func introduce(t *testing.T, srv, cli *Host) {
+	t.Helper()
 	if err := srv.SetAllowed([]string{cli.ID()}); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +85,6 @@ func pair(t *testing.T, open OpenFunc) (srv, cli *Host) {
 	if err := cli.AddAddrs(srv.ID(), srv.Addrs(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	return srv, cli
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -334,26 +346,12 @@ func TestServedReportsPeerBlobAndBytes(t *testing.T) {
 		n    int64
 	}
 	got := make(chan served, 4)
-	cfg := DefaultConfig()
-	cfg.ListenAddrs = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
-	cfg.PrivateKey = testKey(5)
-	cfg.Open = memBlobs(blob)
-	cfg.Served = func(p string, s [32]byte, n int64) { got <- served{p, s, n} }
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := loopbackHostWith(t, 5, func(c *Config) {
+		c.Open = memBlobs(blob)
+		c.Served = func(p string, s [32]byte, n int64) { got <- served{p, s, n} }
+	})
 	cli := loopbackHost(t, 6, nil)
-	if err := srv.SetAllowed([]string{cli.ID()}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cli.SetAllowed([]string{srv.ID()}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cli.AddAddrs(srv.ID(), srv.Addrs(), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	introduce(t, srv, cli)
 	ctx := ctxT(t)
 	if _, err := cli.Fetch(ctx, srv.ID(), sha, 1000, io.Discard, nil); err != nil {
 		t.Fatal(err)

@@ -63,15 +63,17 @@ func (st *simStore) announce(n *simNode) {
 	n.step(node.MembersChanged{Live: live})
 }
 
-// joined spreads a (re)joined node to its peers' views after a LAN round trip: memberlist's join is a push/pull
-// with one member, whose alive message then gossips to the rest within a round. Without this, peers would learn of
-// a restarted node only at the next failure-detector pass, and rank pulls without it while it ranks them with it.
+// joined models memberlist's join after a LAN round trip: a push/pull with one member (the joiner learns the
+// store's state, inventories included, before its Settle ends), whose alive message then reaches the others'
+// views within a round. Without it, peers would learn of a restarted node only at the next failure-detector pass
+// and rank pulls without it, and the node itself would pull blobs its peers hold.
 func (st *simStore) joined(n *simNode) {
 	gen := n.gen
 	st.w.after(2*st.latency, func() {
 		if n.gen != gen || !n.up {
 			return
 		}
+		st.pushPull(n)
 		for _, p := range st.nodes {
 			if reachable(n, p) && p.seen != nil && !slices.Contains(p.seen, n.id) {
 				st.announce(p)

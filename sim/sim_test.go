@@ -54,6 +54,24 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// swarmSeeds is the short simulator campaign of make test; scripts/soak.d/sim.sh runs 1,000.
+const swarmSeeds = 20
+
+// TestSwarmCampaign runs the swarm scenario (every fault kind, drawn from the seed) over swarmSeeds seeds: no
+// invariant may break in any of them.
+func TestSwarmCampaign(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the swarm campaign is the long part of the simulator's tests")
+	}
+	sc := loadT(t, "swarm")
+	for seed := uint64(1); seed <= swarmSeeds; seed++ {
+		r := runT(t, sc, Options{Seed: seed, ScenarioPath: "sim/scenarios/swarm.yaml"})
+		if r.Failed() {
+			t.Errorf("seed %d: invariants broken:\n%s", seed, r.Summary())
+		}
+	}
+}
+
 // TestSameSeedSameTrace hashes the traces of two runs of one seed, and checks another seed differs.
 func TestSameSeedSameTrace(t *testing.T) {
 	sc := loadT(t, "swarm")

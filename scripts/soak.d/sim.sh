@@ -18,6 +18,18 @@ for f in sim/scenarios/*.yaml; do
   done
   echo "ok $f x $seeds seeds"
 done
+# The swarm campaign: every fault kind drawn from the seed, SIM_SWARM_SEEDS seeds (default 1,000; make test runs
+# 20 in sim.TestSwarmCampaign). Counts the seeds run and the violations, for RELIABILITY.md.
+swarm="${SIM_SWARM_SEEDS:-1000}"
+start=$(date +%s)
+for s in $(seq 1 "$swarm"); do
+  "$tmp/lomuz" sim --quiet --scenario sim/scenarios/swarm.yaml --seed "$s" --report "$tmp/report" >"$tmp/out" 2>&1 || {
+    cat "$tmp/out"
+    echo "FAILED: lomuz sim --scenario sim/scenarios/swarm.yaml --seed $s"
+    exit 1
+  }
+done
+echo "ok swarm x $swarm seeds, 0 violations, $(( $(date +%s) - start )) s"
 # Longer swarm runs: a simulated day of the week scenario's shape, fewer stores.
 sed -e 's/^chaos: .*/chaos: 24h/' -e 's/stores: 20/stores: 4/' -e 's/faults: 400/faults: 60/' \
   sim/scenarios/bench/week.yaml >"$tmp/day.yaml"

@@ -241,3 +241,32 @@ func TestAudioCodecNames(t *testing.T) {
 		}
 	}
 }
+
+// The first sync of a boot is what proves a wrong wall clock wrong; its status was built before, so the node
+// follows up within statusFollowUp with the verdict instead of leaving the fleet view wrong for a sync interval.
+func TestClockVerdictReportedRightAfterTheSyncThatFoundIt(t *testing.T) {
+	sig := newSigner(t)
+	h := newHarness(t, sig, nil)
+	h.wall = epoch.Add(365 * 24 * time.Hour)
+	r := h.tick()
+	if r.Sync == nil || r.Sync.Status.ClockProblem != "unknown" {
+		t.Fatalf("before any sync the clock is unknown: %+v", r.Sync)
+	}
+	h.answer(r)
+	var follow *api.SyncRequest
+	for range 16 {
+		if r := h.advance(time.Second); r.Sync != nil {
+			follow = r.Sync
+			break
+		}
+	}
+	if follow == nil || follow.Status.ClockProblem != "wall-ahead" {
+		t.Fatalf("no follow-up sync reporting the clock within %v: %+v", statusFollowUp, follow)
+	}
+	h.answer(Ready{Sync: follow})
+	for range 60 {
+		if r := h.advance(time.Second); r.Sync != nil {
+			t.Fatalf("a second follow-up although the verdict did not change: %+v", r.Sync.Status)
+		}
+	}
+}

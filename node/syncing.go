@@ -22,6 +22,9 @@ const maxMissingReported = 100
 type syncStatus struct {
 	okAt     time.Duration // monotonic time of the last successful sync; 0 never
 	upSince  time.Duration // when the current run of fresh syncs began (see uplinkedNodes)
+	// sentClock is the clock verdict in the status of the sync in flight: origin's answer can change it (the
+	// first sync of a boot is what proves a wall clock wrong), and the fleet view must not wait 10 min for it.
+	sentClock string
 	okWall   time.Time     // trusted time of it, for status
 	lastErr  string
 	revoked  bool
@@ -109,6 +112,7 @@ func (c *Core) tickSync() {
 	}
 	req.PlayEvents = c.pendingPlayEvents()
 	req.Status = c.deviceStatus()
+	c.sync.sentClock = req.Status.ClockProblem
 	c.out.Sync = req
 }
 
@@ -126,7 +130,7 @@ func (c *Core) deviceStatus() *api.DeviceStatus {
 		st.Fallback = levelString(t.choice.Level)
 	}
 	if cs := iv.Status(); cs.Problem != trustedtime.OK {
-		st.ClockProblem, st.ClockOffsetMS = cs.Problem.String(), cs.Offset.Milliseconds()
+		st.ClockProblem, st.ClockOffsetMS = clockProblem(cs), cs.Offset.Milliseconds()
 	}
 	now := iv.Now()
 	covered := c.coveredUntilWithin(now, statusHorizon)
@@ -242,6 +246,21 @@ func (c *Core) onSync(r SyncResult) {
 		return
 	}
 	c.sched.succeeded(c.now.Mono, c.rnd)
+	if cs := c.Interval().Status(); clockProblem(cs) != c.sync.sentClock {
+		// The answer changed the verdict the status just carried: tell origin soon, once (the follow-up carries
+		// the new verdict, so it does not schedule another unless the verdict moves again).
+		c.sched.soon(c.now.Mono, statusFollowUp)
+	}
+}
+
+// statusFollowUp is how soon a sync that changed the clock verdict is followed by one that reports it.
+const statusFollowUp = 15 * time.Second
+
+func clockProblem(cs trustedtime.Status) string {
+	if cs.Problem == trustedtime.OK {
+		return ""
+	}
+	return cs.Problem.String()
 }
 
 // applyAcks turns origin's acks into ack watermarks and reports whether any rose. Origin acknowledges each event

@@ -27,6 +27,9 @@ func (s *syncSchedule) nextAt() time.Duration { return s.next }
 // syncNow makes a sync due at once (first start, operator request, a peer saw a newer revision).
 func (s *syncSchedule) syncNow(now time.Duration) { s.next = now }
 
+// soon brings the next sync forward to at most d from now (never later than already due).
+func (s *syncSchedule) soon(now, d time.Duration) { s.next = min(s.next, now+d) }
+
 // succeeded schedules the next sync one jittered interval after now.
 func (s *syncSchedule) succeeded(now time.Duration, rnd *rand.Rand) {
 	s.failures = 0

@@ -35,6 +35,11 @@ var (
 // meshNodes is the store's size: five players, as the design's reference store.
 const meshNodes = 5
 
+// meshKeyGrace is how long the lab's nodes accept a rotated-out mesh key: long enough for the store's nodes to
+// reboot onto the new key and for the revoked device, still in gossip meanwhile, to ask a peer for a blob at the
+// closed gate; short enough to then see it shut out of gossip (the default is 2 min).
+const meshKeyGrace = 60 * time.Second
+
 type storeLab struct {
 	t      *testing.T
 	lab    *netns.Lab
@@ -151,13 +156,40 @@ func newStoreLab(t *testing.T) *storeLab {
 	return s
 }
 
+// zoneToken creates a zone in store storeID and returns an enrollment token for it.
+func (s *storeLab) zoneToken(ctx context.Context, storeID, name string) string {
+	s.t.Helper()
+	z, err := s.admin.CreateZone(ctx, storeID, api.ZoneInput{Name: name})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tok, err := s.admin.CreateEnrollmentToken(ctx, api.EnrollmentTokenInput{StoreID: storeID, ZoneID: z.ID})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok.Token
+}
+
+// addNode adds a namespace on the store LAN (routed to the cloud) for one more node and returns its index; start
+// runs it.
+func (s *storeLab) addNode(short string) int {
+	s.t.Helper()
+	ns := s.lab.Namespace(short)
+	ifc := s.bridge.Attach(ns)
+	ns.Route(uplinkNet, s.gwLAN)
+	s.nodes = append(s.nodes, &meshNode{ns: ns, iface: ifc, data: s.t.TempDir(),
+		log: filepath.Join(s.logDir, fmt.Sprintf("node%d.log", len(s.nodes)))})
+	return len(s.nodes) - 1
+}
+
 // start runs `lomuz node` i with mDNS discovery only (no static peers); token is needed on the first start.
 func (s *storeLab) start(i int, token string, extra ...string) {
 	s.t.Helper()
 	n := s.nodes[i]
 	args := []string{s.bin, "node", "--data", n.data, "--origin", s.origin, "--output", "null",
 		"--status-listen", "127.0.0.1:7071", "--name", fmt.Sprintf("player %d", i),
-		"--mesh", "--mesh-interfaces", n.iface.Name, "--mesh-listen", n.iface.IP().String()}
+		"--mesh", "--mesh-interfaces", n.iface.Name, "--mesh-listen", n.iface.IP().String(),
+		"--mesh-key-grace", meshKeyGrace.String()}
 	if token != "" {
 		args = append(args, "--token", token)
 	}
@@ -272,7 +304,7 @@ func TestMeshNetns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	s := newStoreLab(t)
 
@@ -310,15 +342,7 @@ func TestMeshNetns(t *testing.T) {
 	}
 	var tokens []string
 	for i := range meshNodes {
-		z, err := s.admin.CreateZone(ctx, st.ID, api.ZoneInput{Name: fmt.Sprintf("Zona %d", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := s.admin.CreateEnrollmentToken(ctx, api.EnrollmentTokenInput{StoreID: st.ID, ZoneID: z.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tokens = append(tokens, tok.Token)
+		tokens = append(tokens, s.zoneToken(ctx, st.ID, fmt.Sprintf("Zona %d", i)))
 	}
 
 	rx0 := s.uplinkRx()
@@ -354,14 +378,26 @@ func TestMeshNetns(t *testing.T) {
 	if amp > 1.05 {
 		t.Fatalf("uplink carried %.3fx the unique bytes, want <= 1.05x", amp)
 	}
+	perCloudByte := checkTransfer(ctx, t, s, rx)
+	var tenant api.Tenant
+	if err := s.admin.Do(ctx, "GET", "/v1/tenant", nil, &tenant); err != nil {
+		t.Fatal(err)
+	}
+	testAvahi(ctx, t, s, tenant.ID, tenant.Name, st.ID, st.MeshID)
+	corrupt := testCorruptPeer(ctx, t, s)
 	restarted, change := testRouteCut(ctx, t, s, pl, ids)
 	testUplinkCut(ctx, t, s, (restarted+1)%meshNodes)
 	testPullerKilled(ctx, t, s, pl)
 	testOutsider(ctx, t, s)
+	// Last: a revocation rotates the store's mesh key, and a node restarted after that starts with its enrollment's
+	// key and does not find its mesh again (ARCHITECTURE.md, known gaps).
+	revoked := testRevoked(ctx, t, s, st.ID)
 
 	if out := os.Getenv("LOMUZ_MESH_FIGURES"); out != "" {
 		b, _ := json.Marshal(map[string]any{"nodes": meshNodes, "unique_bytes": unique, "uplink_bytes": rx,
-			"amplification": amp, "formed_s": formed.Seconds(), "held_s": held.Seconds(), "change_s": change.Seconds()})
+			"amplification": amp, "formed_s": formed.Seconds(), "held_s": held.Seconds(), "change_s": change.Seconds(),
+			"uplink_per_counted_byte": perCloudByte, "corrupt_peer_s": corrupt.Seconds(),
+			"revoked_out_s": revoked.Seconds(), "key_grace_s": meshKeyGrace.Seconds()})
 		_ = os.WriteFile(out, b, 0o644)
 	}
 }
@@ -381,7 +417,7 @@ func testRouteCut(ctx context.Context, t *testing.T, s *storeLab, pl api.Playlis
 	sum := sha256.Sum256(b)
 	devs := map[string]int{}
 	var before Status
-	for i := range s.nodes {
+	for _, i := range s.live() {
 		st, err := s.status(ctx, i)
 		if err != nil {
 			t.Fatal(err)
@@ -434,9 +470,11 @@ func testRouteCut(ctx context.Context, t *testing.T, s *storeLab, pl api.Playlis
 // testUplinkCut (e): the store's uplink goes down (the gateway's end, so syncs fail at once with "unreachable" rather
 // than hang); node r reboots meanwhile, and its first sync fails. Every node keeps playing. Once the uplink is back,
 // node r's retry (after the sync backoff) relays the play logs gossiped to it during the outage: every node's plays
-// reach origin through node r. Not yet asserted: that none is missing. Runs here showed gaps in the relayed
-// sequences of the other nodes (they arrive with those nodes' own next periodic sync, if at all); the gaps are
-// logged, and ARCHITECTURE.md lists them as a known gap of the play-log relay.
+// reach origin through node r. Then none may be missing: for every node, origin must hold 1..N without a gap, N
+// being the last sequence number the node had persisted. Node r's relayed copy may have holes (events not yet
+// gossiped to it); those are not acknowledged, so each node still holds them, and delivers them itself with its
+// own sync: a node whose log origin lacks part of is restarted (a boot syncs at once) rather than waiting for its
+// periodic sync.
 func testUplinkCut(ctx context.Context, t *testing.T, s *storeLab, r int) {
 	t.Helper()
 	if err := s.uplink.SetUp(false); err != nil {
@@ -451,7 +489,7 @@ func testUplinkCut(ctx context.Context, t *testing.T, s *storeLab, r int) {
 	}()
 	s.restart(r)
 	start := map[string]int{}
-	for i := range s.nodes {
+	for _, i := range s.live() {
 		var st Status
 		waitFor(t, 20*time.Second, "status", func() bool {
 			var err error
@@ -471,32 +509,83 @@ func testUplinkCut(ctx context.Context, t *testing.T, s *storeLab, r int) {
 	}
 	healed = true
 	t0 := time.Now()
-	deadline := time.Now().Add(90 * time.Second)
-	var gaps []string
-	for {
-		var missing []string
-		gaps = gaps[:0]
+	waitFor(t, 90*time.Second, "every node's plays at origin after the uplink returned", func() bool {
 		for dev := range played {
-			seqs, err := s.originPlays(ctx, dev)
-			if err != nil || len(seqs) == 0 {
-				missing = append(missing, fmt.Sprintf("%s: no plays at origin (err %v)", dev[:8], err))
-			} else if seqs[0] != 1 || seqs[len(seqs)-1] != uint64(len(seqs)) {
-				gaps = append(gaps, fmt.Sprintf("%s: %v", dev[:8], seqs))
+			if seqs, err := s.originPlays(ctx, dev); err != nil || len(seqs) == 0 {
+				return false
 			}
 		}
-		if len(missing) == 0 {
+		return true
+	})
+	t.Logf("e: plays of all %d nodes at origin %v after the uplink returned", len(played),
+		time.Since(t0).Round(time.Millisecond))
+
+	// None lost: what each node persisted reaches origin, whole.
+	last := map[string]uint64{}
+	for dev, st := range s.statuses(ctx) {
+		last[dev] = st.Plays.LastSeq
+	}
+	t1 := time.Now()
+	restarted := map[string]bool{}
+	holes := func(dev string) string {
+		seqs, err := s.originPlays(ctx, dev)
+		if err != nil {
+			return err.Error()
+		}
+		if n := uint64(len(seqs)); n < last[dev] || (n > 0 && seqs[n-1] != n) {
+			return fmt.Sprintf("%d persisted, origin holds %s", last[dev], seqRanges(seqs))
+		}
+		return ""
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var bad []string
+		for _, i := range s.live() {
+			st, err := s.status(ctx, i)
+			if err != nil {
+				continue // restarting
+			}
+			if h := holes(st.Device); h != "" {
+				bad = append(bad, fmt.Sprintf("node %d (%s): %s", i, st.Device[:8], h))
+				if !restarted[st.Device] {
+					t.Logf("e: node %d's log at origin after the relay: %s; restarting it to sync", i, h)
+					restarted[st.Device] = true
+					s.restart(i)
+				}
+			}
+		}
+		if len(bad) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("plays missing at origin 90 s after the uplink returned:\n%s", strings.Join(missing, "\n"))
+			t.Fatalf("play events persisted by nodes are missing at origin:\n%s", strings.Join(bad, "\n"))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if len(gaps) > 0 {
-		t.Logf("e: relayed play logs with gaps (known gap):\n%s", strings.Join(gaps, "\n"))
+	t.Logf("e: origin holds every play each node persisted (%v), %d node(s) restarted to deliver their own, "+
+		"whole after %v", last, len(restarted), time.Since(t1).Round(time.Millisecond))
+	s.waitAll(ctx, 60*time.Second, "the mesh to re-form", func(st Status) bool { return len(st.Peers) == meshNodes-1 })
+}
+
+// seqRanges prints sorted sequence numbers as ranges: [1-40 42-57].
+func seqRanges(seqs []uint64) string {
+	var b strings.Builder
+	for i := 0; i < len(seqs); {
+		j := i
+		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		if i == j {
+			fmt.Fprintf(&b, "%d", seqs[i])
+		} else {
+			fmt.Fprintf(&b, "%d-%d", seqs[i], seqs[j])
+		}
+		i = j + 1
 	}
-	t.Logf("e: plays of all %d nodes at origin %v after the uplink returned", len(played),
-		time.Since(t0).Round(time.Millisecond))
+	return "[" + b.String() + "]"
 }
 
 // testPullerKilled (c): the uplink is shaped to 20 Mbit/s; a large new file's first-ranked puller (rebooted to fetch
@@ -513,7 +602,7 @@ func testPullerKilled(ctx context.Context, t *testing.T, s *storeLab, pl api.Pla
 	sum := sha256.Sum256(b)
 	sha := hex.EncodeToString(sum[:])
 	devs := map[string]int{}
-	for i := range s.nodes {
+	for _, i := range s.live() {
 		st, err := s.status(ctx, i)
 		if err != nil {
 			t.Fatal(err)
@@ -582,21 +671,9 @@ func testOutsider(ctx context.Context, t *testing.T, s *storeLab) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z, err := s.admin.CreateZone(ctx, st.ID, api.ZoneInput{Name: "Z"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.admin.CreateEnrollmentToken(ctx, api.EnrollmentTokenInput{StoreID: st.ID, ZoneID: z.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := s.lab.Namespace("out")
-	ifc := s.bridge.Attach(ns)
-	ns.Route(uplinkNet, s.gwLAN)
-	i := len(s.nodes)
-	s.nodes = append(s.nodes, &meshNode{ns: ns, iface: ifc, data: t.TempDir(),
-		log: filepath.Join(s.logDir, fmt.Sprintf("node%d.log", i))})
-	s.start(i, tok.Token, "--static-peers", netip.AddrPortFrom(s.nodes[0].iface.IP(), 7946).String())
+	tok := s.zoneToken(ctx, st.ID, "Z")
+	i := s.addNode("out")
+	s.start(i, tok, "--static-peers", netip.AddrPortFrom(s.nodes[0].iface.IP(), 7946).String())
 	var outsider string
 	waitFor(t, 30*time.Second, "the outsider to run", func() bool {
 		st, err := s.status(ctx, i)

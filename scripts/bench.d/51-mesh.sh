@@ -2,8 +2,11 @@
 # Store mesh: five `lomuz node` processes in network namespaces behind one uplink to a `lomuz origin` namespace
 # (node/mesh_netns_test.go). Reports the uplink amplification of one pull of 20 large files (kernel byte counters of
 # the uplink), the time for the mesh to form by mDNS alone, the time for every node to hold every file, and the time
-# from a playlist change to every node holding the new record and file. Needs root; prints a markdown section.
-# BENCH_COUNT sets the runs (default 3); each takes about 100 s.
+# from a playlist change to every node holding the new record and file; also the uplink bytes per blob byte the
+# nodes count from the cloud, the time for a node to get a blob elsewhere after a peer served it bad bytes, and the
+# time from a device's revocation to it being out of every gate list and of gossip. Needs root; prints a markdown
+# section.
+# BENCH_COUNT sets the runs (default 3); each takes about 4 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 count="${BENCH_COUNT:-3}"
@@ -43,4 +46,8 @@ print(f"| uplink amplification, one pull | {med(amp):.3f}x | {max(amp):.3f}x | <
 print(f"| new nodes discovered (all {N} see all), s | {med(formed):.2f} | {max(formed):.2f} | <= 5 | - |")
 print(f"| all files on all nodes, s | {med(held):.1f} | {max(held):.1f} | - | - |")
 print(f"| catalog change -> all nodes hold it and its file, s | {med(change):.1f} | {max(change):.1f} | p99 <= 2 (record only) | - |")
+per, bad, out = col("uplink_per_counted_byte"), col("corrupt_peer_s"), col("revoked_out_s")
+print(f"| uplink bytes / blob bytes the nodes count from the cloud | {med(per):.4f} | {max(per):.4f} | - | - |")
+print(f"| peer served bad bytes -> blob from another peer (from the restart), s | {med(bad):.1f} | {max(bad):.1f} | - | - |")
+print(f"| device revoked -> out of every gate list and of gossip (the 5 rebooted to sync), s | {med(out):.1f} | {max(out):.1f} | - | - |")
 PY

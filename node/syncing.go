@@ -20,16 +20,16 @@ const (
 const maxMissingReported = 100
 
 type syncStatus struct {
-	okAt     time.Duration // monotonic time of the last successful sync; 0 never
-	upSince  time.Duration // when the current run of fresh syncs began (see uplinkedNodes)
+	okAt    time.Duration // monotonic time of the last successful sync; 0 never
+	upSince time.Duration // when the current run of fresh syncs began (see uplinkedNodes)
 	// sentClock is the clock verdict in the status of the sync in flight: origin's answer can change it (the
 	// first sync of a boot is what proves a wall clock wrong), and the fleet view must not wait 10 min for it.
 	sentClock string
-	okWall   time.Time     // trusted time of it, for status
-	lastErr  string
-	revoked  bool
-	needFull bool // the state hash disagreed: ask for everything
-	mesh     *api.Mesh
+	okWall    time.Time // trusted time of it, for status
+	lastErr   string
+	revoked   bool
+	needFull  bool // the state hash disagreed: ask for everything
+	mesh      *api.Mesh
 	// devicesRev and devices are the revision of the store's device list and its device ids as of this node's
 	// last successful sync (or the last list checked since).
 	devicesRev uint64

@@ -57,6 +57,12 @@ func TestNodeSurvivesKill9(t *testing.T) {
 	bin := testenv.Lomuz(t)
 	data := filepath.Join(dir, "node")
 	logPath := filepath.Join(dir, "node.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("node log (all runs), tail:\n%s", tail(string(b), 6000))
+		}
+	})
 	// The bandwidth cap makes each ~20 KB rendition take about a second, so early kills land mid-download; the
 	// WAV output runs faster than real time, so later kills land mid-playback with events being written.
 	args := []string{"node", "--data", data, "--origin", o.URL, "--token", sd.Token, "--status-listen", "",

@@ -62,13 +62,20 @@ func (v *catalogView) replay(sel *schedule.Selector) {
 }
 
 // applyRecords updates the view and the selector from records that entered the crdt catalog.
+// Schedules are activated after the whole batch: a schedule record may come before the playlist and assets it
+// plays, and judged alone it would look complete.
 func (c *Core) applyRecords(recs []crdt.Record) {
+	schedules := false
 	for _, r := range recs {
 		if err := c.applyRecord(r); err != nil {
 			// A record origin signed but this build cannot read (a newer schema) is skipped, not fatal.
 			c.counters.BadRecords++
 			c.logf(levelWarn, "catalog record skipped", "key", r.Key, "err", err)
 		}
+		schedules = schedules || strings.HasPrefix(r.Key, "schedule/")
+	}
+	if schedules {
+		c.activateSchedules()
 	}
 }
 
@@ -134,7 +141,6 @@ func (c *Core) applyRecord(r crdt.Record) error {
 			return err
 		}
 		v.schedules[id], v.changed = versioned{s: s, rev: r.Rev}, true
-		c.activateSchedules()
 	case "store":
 		if r.Deleted || id != c.cfg.Store {
 			return nil
@@ -188,10 +194,15 @@ func (c *Core) activateSchedules() {
 	}
 }
 
-// scheduleComplete reports whether every known asset of the schedule's playlist and spot playlists is here.
+// scheduleComplete reports whether the schedule's playlist and spot playlists are known and every known asset of
+// them is here.
 func (c *Core) scheduleComplete(s schedule.Schedule) bool {
 	for _, pid := range append([]string{s.PlaylistID}, spotLists(s)...) {
-		for _, aid := range c.cat.playlists[pid].AssetIDs {
+		pl, ok := c.cat.playlists[pid]
+		if !ok {
+			return false
+		}
+		for _, aid := range pl.AssetIDs {
 			if a, ok := c.cat.assets[aid]; ok && a.SHA256 != "" && !c.blobs.present[a.SHA256] {
 				return false
 			}

@@ -105,21 +105,35 @@ type Enrollment struct {
 	PeerKey ed25519.PrivateKey `json:"peer_key"`
 }
 
-// enroll returns the saved enrollment, or enrolls with the token and saves it.
+// enroll returns the saved enrollment, or enrolls with the token and saves it. The device's key is saved before
+// origin is asked: a node killed after origin enrolled it but before the answer was saved asks again with the
+// same token and key, and origin hands the same enrollment back.
 func enroll(ctx context.Context, st *store.Store, client *api.Client, cfg DeviceConfig) (Enrollment, error) {
 	var e Enrollment
 	if b, err := st.Enrollment(); err == nil && len(b) > 0 {
 		if err := json.Unmarshal(b, &e); err != nil {
 			return e, fmt.Errorf("node: saved enrollment is corrupt: %w", err)
 		}
-		return e, nil
+		if e.DeviceID != "" {
+			return e, nil
+		}
 	}
 	if cfg.Token == "" {
 		return e, errors.New("node: not enrolled: pass an enrollment token (--token) on the first start")
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return e, err
+	priv := e.PeerKey
+	if len(priv) != ed25519.PrivateKeySize {
+		var err error
+		if _, priv, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			return e, err
+		}
+		b, err := json.Marshal(Enrollment{PeerKey: priv})
+		if err != nil {
+			return e, err
+		}
+		if err := st.SetEnrollment(b); err != nil {
+			return e, err
+		}
 	}
 	lk, err := crypto.UnmarshalEd25519PrivateKey(priv)
 	if err != nil {

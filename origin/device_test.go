@@ -201,3 +201,54 @@ func TestAdminTokens(t *testing.T) {
 		t.Fatalf("revoked token: %v", err)
 	}
 }
+
+// A device killed after origin enrolled it but before it saved the answer asks again with the same token and key:
+// it gets the same device and credential back, while another key, a revoked device or an expired token do not.
+func TestEnrollAgainAfterALostAnswer(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			e := newEnv(t, b.open(t), nil)
+			f := e.fixture(e.admin)
+			c := ctx(t)
+			tok, err := e.admin.CreateEnrollmentToken(c, api.EnrollmentTokenInput{StoreID: f.store.ID, ZoneID: f.zone.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pk := newPeerKey(t)
+			enroll := func(key []byte) (api.EnrollResponse, error) {
+				return e.client("", nil).Enroll(c, api.EnrollRequest{Token: tok.Token, PeerPublicKey: key})
+			}
+			first, err := enroll(pk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := enroll(pk)
+			if err != nil {
+				t.Fatalf("the same device asking again: %v", err)
+			}
+			if again.DeviceID != first.DeviceID || again.Credential != first.Credential || again.Mesh.ID != first.Mesh.ID {
+				t.Fatalf("second answer %+v differs from the first %+v", again, first)
+			}
+			d := &device{id: again.DeviceID, enroll: again, c: e.client(again.Credential, again.OriginPublicKey),
+				records: map[string]api.Record{}}
+			d.sync(t)
+			if _, err := enroll(newPeerKey(t)); problemStatus(err) != 409 {
+				t.Fatalf("another key with the used token: %v", err)
+			}
+			if _, err := e.admin.RevokeDevice(c, first.DeviceID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := enroll(pk); problemStatus(err) != 409 {
+				t.Fatalf("a revoked device enrolling again: %v", err)
+			}
+		})
+	}
+}
+
+func problemStatus(err error) int {
+	var p *api.Problem
+	if errors.As(err, &p) {
+		return p.Status
+	}
+	return 0
+}

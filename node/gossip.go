@@ -48,7 +48,9 @@ func (c *Core) tickGossip() {
 }
 
 func (c *Core) flushGossip() {
-	if !c.mesh.pending {
+	// Alone, nothing is sent and the baseline stays: what this node learns before its first peer appears (the boot's
+	// first sync) goes out with its first broadcast instead of waiting for push/pull.
+	if !c.mesh.pending || len(c.mesh.list) == 0 {
 		return
 	}
 	c.mesh.pending = false
@@ -60,7 +62,7 @@ func (c *Core) flushGossip() {
 	d := c.state.DeltaFor(base)
 	sum := c.state.Summary()
 	c.mesh.lastSent = &sum
-	if d.Empty() || len(c.mesh.list) == 0 {
+	if d.Empty() {
 		return
 	}
 	parts, rest, err := crdt.Split(d, c.cfg.GossipBudget)
@@ -69,12 +71,17 @@ func (c *Core) flushGossip() {
 		return
 	}
 	var direct []crdt.Delta
-	if len(parts) > c.cfg.GossipMaxParts {
-		direct = parts[c.cfg.GossipMaxParts:]
-		parts = parts[:c.cfg.GossipMaxParts]
-	}
-	if !rest.Empty() {
-		direct = append(direct, rest)
+	if len(parts) > c.cfg.GossipMaxParts || !rest.Empty() {
+		// Too much for gossip: all of it goes directly, in parts of directBudget (a whole state after a boot is a
+		// few of them, not thousands of packet-sized streams).
+		if parts, rest, err = crdt.Split(d, directBudget); err != nil {
+			c.logf(levelError, "gossip split failed", "err", err)
+			return
+		}
+		direct, parts = parts, nil
+		if !rest.Empty() {
+			direct = append(direct, rest)
+		}
 	}
 	for _, p := range parts {
 		if b, ok := c.encodeGossip(p); ok {
@@ -89,6 +96,10 @@ func (c *Core) flushGossip() {
 		}
 	}
 }
+
+// directBudget is the size of one direct message: well under push/pull's bound, large enough that a store's whole
+// state takes a handful.
+const directBudget = 1 << 20
 
 func (c *Core) encodeGossip(d crdt.Delta) ([]byte, bool) {
 	b, err := crdt.EncodeDelta(d)

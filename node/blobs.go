@@ -33,9 +33,10 @@ type inflight struct {
 	toldAt   time.Duration // when
 }
 
-// peerObs is when this node last saw a peer's fetch of a blob move.
+// peerObs is when this node last saw a peer's fetch of a blob move: its bytes grow, or a (re)start stamp it anew.
 type peerObs struct {
 	bytes uint64
+	ms    int64 // the item's ProgressMS
 	at    time.Duration
 }
 
@@ -47,6 +48,7 @@ type blobState struct {
 	urls     map[string]string // from manifests' downloads
 	bad      map[string]bool   // peers that served bad bytes
 	progress map[string]peerObs
+	partial  map[string]uint64 // bytes a stopped fetch of this node left on disk
 	pins     []string
 }
 
@@ -57,6 +59,7 @@ func (b *blobState) init() {
 	b.urls = map[string]string{}
 	b.bad = map[string]bool{}
 	b.progress = map[string]peerObs{}
+	b.partial = map[string]uint64{}
 }
 
 func progressKey(node, sha string) string { return node + "\x00" + sha }
@@ -152,6 +155,10 @@ func (c *Core) recomputeNeeds() {
 	for sha := range c.blobs.fetching {
 		if _, ok := needs[sha]; !ok {
 			c.stopFetch(sha)
+			delete(c.blobs.partial, sha)
+			if ch, err := c.state.RemoveBlob(sha); err == nil && ch {
+				c.gossipDirty()
+			}
 			c.out.Cancels = append(c.out.Cancels, sha)
 		}
 	}
@@ -273,7 +280,7 @@ func (c *Core) redirectFetches(uplinked []string, nowMS int64) {
 func (c *Core) startFetch(n *need, peer string) {
 	f := c.blobs.fetching[n.sha]
 	if f == nil {
-		f = &inflight{started: c.now.Mono}
+		f = &inflight{started: c.now.Mono, bytes: c.blobs.partial[n.sha]}
 		c.blobs.fetching[n.sha] = f
 	} else {
 		c.logf(levelInfo, "fetch moves to another source", "sha256", n.sha, "from", sourceName(f.peer),
@@ -303,15 +310,14 @@ func sourceName(peer string) string {
 	return peer
 }
 
-// stopFetch forgets a fetch that ended without the blob and withdraws it from the inventory: peers must not keep
-// waiting on a fetch that is over (it would look stalled to them and, once restarted, would not look new).
+// stopFetch forgets a fetch that ended without the blob. Its inventory item stays "fetching" with the bytes on
+// disk: it stops moving, so peers soon see it stalled, and the pull rule hands turns to the node with the largest
+// partial file first. A restart stamps the item anew, which peers take as movement.
 func (c *Core) stopFetch(sha string) {
-	delete(c.blobs.fetching, sha)
-	if !c.blobs.present[sha] {
-		if ch, err := c.state.RemoveBlob(sha); err == nil && ch {
-			c.gossipDirty()
-		}
+	if f := c.blobs.fetching[sha]; f != nil && f.bytes > 0 {
+		c.blobs.partial[sha] = f.bytes
 	}
+	delete(c.blobs.fetching, sha)
 }
 
 // uplinkedNodes are the live nodes (self included) that may pull from the cloud: self when its last sync succeeded
@@ -357,7 +363,7 @@ func (c *Core) pullInput(n *need, uplinked []string, nowMS int64) pullInput {
 		}
 		peers[p] = pb
 	}
-	return pullInput{Blob: n.sha, Self: c.cfg.Device, Now: c.now.Mono, Since: n.since, TrustedMS: nowMS, Uplinked: uplinked,
+	return pullInput{Blob: n.sha, Self: c.cfg.Device, SelfBytes: int64(c.blobs.partial[n.sha]), Now: c.now.Mono, Since: n.since, TrustedMS: nowMS, Uplinked: uplinked,
 		Peers: peers, BadSources: c.blobs.bad, StartGrace: c.cfg.StartGrace, StallAfter: c.cfg.StallAfter}
 }
 
@@ -395,6 +401,7 @@ func (c *Core) onFetch(e FetchResult) {
 	switch e.Kind {
 	case FetchDone:
 		delete(c.blobs.fetching, e.SHA256)
+		delete(c.blobs.partial, e.SHA256)
 		c.setPresent(e.SHA256, true)
 		if f != nil && f.peer == "" {
 			c.counters.BlobsFromCloud++
@@ -430,8 +437,8 @@ func (c *Core) observeBlobs(items []crdt.NodeBlob) {
 			delete(c.blobs.progress, k)
 			continue
 		}
-		if o, ok := c.blobs.progress[k]; !ok || nb.Item.Bytes > o.bytes {
-			c.blobs.progress[k] = peerObs{bytes: nb.Item.Bytes, at: c.now.Mono}
+		if o, ok := c.blobs.progress[k]; !ok || nb.Item.Bytes > o.bytes || nb.Item.ProgressMS > o.ms {
+			c.blobs.progress[k] = peerObs{bytes: nb.Item.Bytes, ms: nb.Item.ProgressMS, at: c.now.Mono}
 		}
 	}
 }

@@ -107,6 +107,8 @@ type peerBlob struct {
 type pullInput struct {
 	Blob  string
 	Self  string
+	// SelfBytes is what an earlier fetch of this node left on disk.
+	SelfBytes int64
 	Now   time.Duration // this node's monotonic clock
 	Since time.Duration // when this node first learned the store needs the blob (monotonic)
 	// Uplinked lists the live nodes (self included when it has one) whose uplink works, as far as gossip says.
@@ -166,12 +168,36 @@ func decidePull(in pullInput) pullDecision {
 	}
 	slot := max(in.StartGrace.Milliseconds(), 1)
 	t := max(in.TrustedMS, 0)
+	// Every other slot goes to the candidate with the largest partial file (an outage strands one on whoever was
+	// pulling), so the pull resumes rather than restarts; the other slots go round everyone, so a holder whose own
+	// uplink is broken does not block the store.
 	turn := ranked[int((t/slot)%int64(len(ranked)))]
+	if best := largestPartial(in, ranked); best != "" && (t/slot)%2 == 0 {
+		turn = best
+	}
 	guard := min(turnGuard, in.StartGrace/4)
 	if pos := time.Duration(t%slot) * time.Millisecond; turn == in.Self && pos >= guard && pos < in.StartGrace-guard {
 		return pullDecision{Action: pullFromCloud}
 	}
 	return pullDecision{Action: pullWait, Source: turn}
+}
+
+// largestPartial is the candidate holding the most bytes of the blob from an earlier fetch (ties by rank), or "".
+func largestPartial(in pullInput, ranked []string) string {
+	best, most := "", int64(0)
+	for _, id := range ranked {
+		b := in.SelfBytes
+		if id != in.Self {
+			b = in.Peers[id].Bytes
+			if !in.Peers[id].Fetching {
+				b = 0
+			}
+		}
+		if b > most {
+			best, most = id, b
+		}
+	}
+	return best
 }
 
 // turnGuard keeps a takeover away from the edges of its slot: more than the gossip interval (500 ms) plus LAN

@@ -167,3 +167,33 @@ func TestDecidePullElectsExactlyOne(t *testing.T) {
 		}
 	}
 }
+
+// After an outage stranded a partial file on one node, every other slot is that node's, so the pull resumes there.
+func TestTurnsFavourTheLargestPartialFile(t *testing.T) {
+	const blob = "b1"
+	nodes := []string{"a", "b", "c"}
+	rank := rankPullers(blob, nodes)
+	holder := rank[2]
+	for slot := int64(0); slot < 6; slot++ {
+		owners := map[string]bool{}
+		for _, self := range nodes {
+			in := pullInput{Blob: blob, Self: self, Now: 100 * time.Second, Since: 0, TrustedMS: slot*10_000 + 5_000,
+				Uplinked: nodes, Peers: map[string]peerBlob{}, BadSources: map[string]bool{},
+				StartGrace: 10 * time.Second, StallAfter: 30 * time.Second}
+			if self == holder {
+				in.SelfBytes = 1 << 20
+			} else {
+				in.Peers[holder] = peerBlob{Fetching: true, Bytes: 1 << 20, Progress: 0} // stalled long ago
+			}
+			if decidePull(in).Action == pullFromCloud {
+				owners[self] = true
+			}
+		}
+		if len(owners) != 1 {
+			t.Fatalf("slot %d: %d nodes pull (%v), want exactly one", slot, len(owners), owners)
+		}
+		if slot%2 == 0 && !owners[holder] {
+			t.Fatalf("slot %d: the partial file's holder does not own an even slot: %v", slot, owners)
+		}
+	}
+}

@@ -22,6 +22,7 @@ type storeMetrics struct {
 	series      []float64          // uplink bytes per bucket
 	blobBytes   map[string]float64 // bytes of each blob that crossed the uplink
 	pulls       map[string]int     // completed cloud pulls per blob
+	rescues     map[string]int     // of them, pulls made when no live node of the store held the blob any more
 	sizes       map[string]int64
 }
 
@@ -55,7 +56,7 @@ func (m *metrics) store(st *simStore) *storeMetrics {
 	s := m.stores[st]
 	if s == nil {
 		s = &storeMetrics{series: make([]float64, buckets), blobBytes: map[string]float64{}, pulls: map[string]int{},
-			sizes: map[string]int64{}}
+			rescues: map[string]int{}, sizes: map[string]int64{}}
 		m.stores[st] = s
 	}
 	return s
@@ -100,15 +101,30 @@ func (m *metrics) uplinkBytes(st *simStore, sha string, b float64) {
 
 // cloudPull counts a completed cloud pull; more than one per LAN side the store has had breaks the promise that
 // each file crosses a store's uplink once.
-func (m *metrics) cloudPull(st *simStore, sha string, size int64) {
+// A pull made after every copy in the store went down with its node (a crash right after a pull completed, before
+// any peer fetched it) is a rescue, not a second crossing: the file was no longer in the store.
+func (m *metrics) cloudPull(st *simStore, by *simNode, sha string, size int64) {
 	s := m.store(st)
 	s.pulls[sha]++
 	s.sizes[sha] = size
-	if s.pulls[sha] > st.sides {
+	if s.pulls[sha] > st.sides+s.rescues[sha] && !st.heldElsewhere(by, sha) {
+		s.rescues[sha]++
+	}
+	if s.pulls[sha] > st.sides+s.rescues[sha] {
 		m.dupPulls++
 		st.w.violate(nil, RuleUplink, "store %d pulled %s from the cloud %d times with %d LAN sides", st.idx,
 			st.w.blobName(sha), s.pulls[sha], st.sides)
 	}
+}
+
+// heldElsewhere reports whether a live node of the store other than n holds the verified blob.
+func (st *simStore) heldElsewhere(n *simNode, sha string) bool {
+	for _, p := range st.nodes {
+		if p != n && p.up && p.disk.cache[sha] {
+			return true
+		}
+	}
+	return false
 }
 
 // revSeen is when the first node of a store reached a catalog revision, and the state hash it had then.

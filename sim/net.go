@@ -371,7 +371,7 @@ func (t *transfer) finish(err error) {
 		delete(n.disk.partial, t.sha)
 		res.Kind = node.FetchDone
 		if t.peer == nil {
-			w.met.cloudPull(n.store, t.sha, t.size)
+			w.met.cloudPull(n.store, n, t.sha, t.size)
 		}
 		w.tracef("%s got %s from %s", n.name, w.blobName(t.sha), nameOf(t.peer))
 	default:

@@ -105,12 +105,12 @@ type peerBlob struct {
 // pullInput is everything decidePull needs; it is gathered by the core from membership, the crdt inventory and its
 // own observations.
 type pullInput struct {
-	Blob  string
-	Self  string
+	Blob string
+	Self string
 	// SelfBytes is what an earlier fetch of this node left on disk.
 	SelfBytes int64
-	Now   time.Duration // this node's monotonic clock
-	Since time.Duration // when this node first learned the store needs the blob (monotonic)
+	Now       time.Duration // this node's monotonic clock
+	Since     time.Duration // when this node first learned the store needs the blob (monotonic)
 	// Uplinked lists the live nodes (self included when it has one) whose uplink works, as far as gossip says.
 	Uplinked []string
 	// Peers maps live peers (self excluded) to what they hold or fetch of Blob; absent means neither.

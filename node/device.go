@@ -305,15 +305,7 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 		Origin: client, Audio: engine, Downloads: dl, Blobs: cacheBlobs{blobs}, Persist: persist, Logger: log,
 		EngineTargetLUFS: ec.TargetLUFS,
 		FreeDisk:         guard.Free,
-		SaveMesh: func(m api.Mesh) error {
-			en.Mesh = m
-			b, err := json.Marshal(en)
-			if err != nil {
-				return err
-			}
-			return st.SetEnrollment(b)
-		},
-		Now: func() Instant { return Instant{Mono: time.Since(start), Wall: wall()} },
+		Now:              func() Instant { return Instant{Mono: time.Since(start), Wall: wall()} },
 	})
 	if err != nil {
 		return err

@@ -139,8 +139,6 @@ type LANMesh struct {
 	primary []byte    // the key this node encrypts with
 	oldKey  []byte    // the previous key, accepted until keyDrop
 	keyDrop time.Time // zero: no old key installed
-	next    []byte    // a rotated-in key accepted but not yet used to send, until keySwap
-	keySwap time.Time
 }
 
 // NewLANMesh binds the gossip and libp2p sockets for enrolled device en and serves blobs from blobs. Call Serve.
@@ -429,47 +427,34 @@ func (m *LANMesh) SetAllowed(keys [][]byte) {
 	}
 }
 
-// SetKey implements Mesh. A newer epoch's key is rotated in over two KeyGrace periods: first accepted while the
-// node still sends with the current one (peers that have not synced the new key yet still read this node, and
-// this node still tells them, by gossip, to sync), then used to send while the previous one is still accepted,
-// then the previous one is dropped. The price is that a revoked device reads the store's gossip for one grace
-// more. Another rotation during the first period replaces the key waiting to be used.
+// SetKey implements Mesh: a newer epoch makes its key primary and keeps the previous one for KeyGrace.
 func (m *LANMesh) SetKey(k api.Mesh) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if k.Epoch <= m.epoch {
 		return nil
 	}
-	keys := [][]byte{m.primary, k.Key}
-	if m.oldKey != nil {
-		keys = append(keys, m.oldKey)
-	}
+	cur := m.primary
+	keys := [][]byte{k.Key, cur}
 	if err := m.g.SetKeys(keys); err != nil {
 		return err
 	}
-	m.epoch, m.next, m.keySwap = k.Epoch, slices.Clone(k.Key), time.Now().Add(m.cfg.KeyGrace)
+	m.epoch, m.oldKey, m.keyDrop = k.Epoch, cur, time.Now().Add(m.cfg.KeyGrace)
+	m.primary = slices.Clone(k.Key)
 	return nil
 }
 
-// dropOldKey moves a key rotation on (see SetKey) when its period is over.
 func (m *LANMesh) dropOldKey(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch {
-	case m.next != nil && !now.Before(m.keySwap):
-		if err := m.g.SetKeys([][]byte{m.next, m.primary}); err != nil {
-			m.cfg.Log.Warn("mesh: sending with the rotated-in key", "err", err)
-			return
-		}
-		m.oldKey, m.primary, m.next = m.primary, m.next, nil
-		m.keyDrop, m.keySwap = now.Add(m.cfg.KeyGrace), time.Time{}
-	case m.next == nil && !m.keyDrop.IsZero() && !now.Before(m.keyDrop):
-		if err := m.g.SetKeys([][]byte{m.primary}); err != nil {
-			m.cfg.Log.Warn("mesh: dropping the rotated-out key", "err", err)
-			return
-		}
-		m.oldKey, m.keyDrop = nil, time.Time{}
+	if m.keyDrop.IsZero() || now.Before(m.keyDrop) {
+		return
 	}
+	if err := m.g.SetKeys([][]byte{m.primary}); err != nil {
+		m.cfg.Log.Warn("mesh: dropping the rotated-out key", "err", err)
+		return
+	}
+	m.oldKey, m.keyDrop = nil, time.Time{}
 }
 
 // Source implements Mesh: blobs from peer (a device id) over libp2p.

@@ -103,8 +103,6 @@ type Parts struct {
 	SyncTimeout time.Duration
 	// FreeDisk reports free bytes on the data disk for the status sent to origin; nil reports unknown.
 	FreeDisk func() int64
-	// SaveMesh keeps a rotated store mesh key across restarts (with the enrollment); nil keeps it in memory only.
-	SaveMesh func(api.Mesh) error
 	// EngineTargetLUFS is the loudness target Audio was configured with (0: store targets are not applied).
 	EngineTargetLUFS float64
 }
@@ -388,11 +386,6 @@ func (r *Runner) perform(ctx context.Context, rd Ready, wg *sync.WaitGroup) erro
 		if rd.Mesh != nil {
 			if err := r.p.Mesh.SetKey(*rd.Mesh); err != nil {
 				log.Error("installing the rotated mesh key failed", "err", err)
-			} else if r.p.SaveMesh != nil {
-				// A restart must come back on the new key: the old one is dropped after the grace.
-				if err := r.p.SaveMesh(*rd.Mesh); err != nil {
-					log.Error("saving the rotated mesh key failed", "err", err)
-				}
 			}
 		}
 		for _, b := range rd.Broadcast {

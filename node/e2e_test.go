@@ -82,13 +82,7 @@ func tail(s string, n int) string {
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, d, what, ok)
 }
 
 // makeTrack renders a tone of the given length and loudness with ffmpeg, in the container the extension names.

@@ -88,16 +88,10 @@ func bootstrapOrigin(t *testing.T, flags ...string) string {
 	return string(m[1])
 }
 
-// waitUntil polls cond every 50 ms until it holds, failing the test after limit.
+// waitUntil polls cond until it holds, failing the test after limit.
 func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, limit, what, cond)
 }
 
 func tailString(s string, n int) string {

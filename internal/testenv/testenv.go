@@ -179,3 +179,16 @@ func RandomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// WaitFor polls cond every 50 ms until it holds, failing the test after limit. Tests wait for what a process does
+// by its effects, never by sleeping a fixed time.
+func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

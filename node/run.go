@@ -484,6 +484,11 @@ func (r *Runner) playCommand(cmd PlayCommand) {
 			CueIn:        cmd.Asset.CueIn,
 			CueOut:       cmd.Asset.CueOut,
 		}
+		// The store's crossfade applies to music and spots; the jingle keeps its own (none: see JingleTrack).
+		t.Crossfade = cmd.Crossfade
+		if cmd.Crossfade < 0 {
+			t.Crossfade = audio.NoCrossfade
+		}
 	}
 	if cmd.TargetLUFS != 0 && t.LoudnessLUFS != 0 && r.engineTarget != 0 {
 		// The engine applies (its target - the track's loudness); shifting the loudness it is told by the
@@ -491,11 +496,6 @@ func (r *Runner) playCommand(cmd PlayCommand) {
 		t.LoudnessLUFS -= cmd.TargetLUFS - r.engineTarget
 	}
 	t.ID = strconv.FormatUint(cmd.Token, 10)
-	if cmd.Crossfade < 0 {
-		t.Crossfade = audio.NoCrossfade
-	} else {
-		t.Crossfade = cmd.Crossfade
-	}
 	var err error
 	if cmd.Kind == PlayNow {
 		err = r.p.Audio.Play(t)

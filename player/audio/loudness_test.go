@@ -1,10 +1,16 @@
 package audio_test
 
 import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/lomuz/lomuz/internal/testenv"
 	"github.com/lomuz/lomuz/player/audio"
 	"github.com/lomuz/lomuz/player/audio/internal/audiotest"
+	"github.com/lomuz/lomuz/player/audio/jingle"
 )
 
 // Inputs at different loudness, codecs, rates and channel counts come out at the target, ±1 LU as ffmpeg's
@@ -53,4 +59,36 @@ func TestJingle(t *testing.T) {
 	near(t, "jingle output loudness", audiotest.Loudness(t, out), cfg.TargetLUFS, 1)
 	raw := writeJingle(t, dir)
 	near(t, "jingle measured loudness", audiotest.Loudness(t, raw), audio.JingleTrack().LoudnessLUFS, 0.2)
+}
+
+// The built-in jingle played over and over, as a node with nothing cached plays it, keeps its full level even when
+// the engine's default crossfade is a store's usual second. Its four notes fall in its first second, so fading each
+// repeat in swallowed them: 8 repeats came out at -19.3 LUFS for a -18 target, and a node's WAV that began with
+// such a stretch measured about 1 LU under the target. The reference is the same file looped by ffmpeg, which
+// ebur128's gating puts 0.3 LU below the file measured once: the engine must add its gain and take nothing away.
+func TestJingleRepeatedKeepsItsLevel(t *testing.T) {
+	const repeats = 8
+	cfg := audio.DefaultEngineConfig()
+	cfg.Crossfade = time.Second
+	var tracks []audio.Track
+	for i := range repeats {
+		j := audio.JingleTrack()
+		j.ID = fmt.Sprintf("jingle-%d", i)
+		tracks = append(tracks, j)
+	}
+	_, frames, out := playToWAV(t, cfg, tracks)
+	near(t, "output seconds", seconds(len(frames)), repeats*jingle.Duration.Seconds(), 0.02)
+
+	dir := t.TempDir()
+	looped := filepath.Join(dir, "looped.wav")
+	ff := testenv.Tool(t, "ffmpeg")
+	if b, err := exec.Command(ff, "-nostdin", "-v", "error", "-stream_loop", fmt.Sprint(repeats-1),
+		"-i", writeJingle(t, dir), "-c:a", "pcm_s16le", "-y", looped).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg loop: %v\n%s", err, b)
+	}
+	// What the engine's gain brings the file measured once to the target, it brings the looped file to.
+	want := cfg.TargetLUFS + audiotest.Loudness(t, looped) - audio.JingleTrack().LoudnessLUFS
+	got := audiotest.Loudness(t, out)
+	t.Logf("%d jingles: output %.1f LUFS, want %.1f", repeats, got, want)
+	near(t, "repeated jingle output loudness (LUFS)", got, want, 0.2)
 }

@@ -18,7 +18,9 @@
 //     sha256("lomuz/state/v1" || len(key) || key || rev), order independent and incremental.
 //   - Inventory: per node, blob items (held, fetching with bytes so far and last-progress time, removed). Only the
 //     owner writes its entry; each write takes the next counter of that entry; merge keeps per blob the item with
-//     the higher counter.
+//     the higher counter, at one counter the greater (state, bytes, progress). A node restarted from an older
+//     snapshot can reuse counters it had given away: two items (other blobs) of one entry may then share a counter,
+//     and when the node hears of its earlier life it writes this life's items anew above it (Changes.Reissued).
 //   - PlayLog: per node, PlayEvents numbered by Seq from 1, each carrying the Hash of its predecessor (PrevHash), so a
 //     gap or a forged event shows (PlayLog.Chain). Merge is a union by (node, seq); two different events at one seq
 //     (a forgery, or a node that lost its state) resolve to the lower Hash and are counted as conflicts. Origin's Ack
@@ -76,7 +78,7 @@
 // Summaries and deltas have a compact, canonical binary encoding (EncodeDelta/DecodeDelta,
 // EncodeSummary/DecodeSummary). Integers are minimal unsigned LEB128 varints (signed: zig-zag), strings and byte
 // strings a varint length then the bytes, hashes 32 raw bytes. Every list is sorted (records by (rev, key), nodes
-// and zones by id, items by counter, events by seq) and decoders reject unsorted, duplicate, non-minimal,
+// and zones by id, items by (counter, blob), events by seq) and decoders reject unsorted, duplicate, non-minimal,
 // truncated or trailing input, so one value has one encoding: decode then encode gives back the input. Decoders
 // bound every length and count by the bytes present and by the limits in codec.go, copy what they keep, and reject
 // an unknown version with ErrVersion; other errors wrap ErrMalformed.

@@ -319,7 +319,7 @@ func (e *invEntry) deltaFor(node string, have uint64) (InventoryDelta, bool) {
 			d.From, d.To = have, e.version
 		}
 	}
-	slices.SortFunc(d.Items, func(a, b BlobItem) int { return cmpU64(a.Counter, b.Counter) })
+	slices.SortFunc(d.Items, compareItems)
 	return d, true
 }
 
@@ -354,7 +354,7 @@ func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)
 	}
 	for _, it := range d.Items {
 		old, ok := e.lookup(it.SHA)
-		if ok && old.Counter >= it.Counter {
+		if ok && !itemWins(it, old) {
 			continue
 		}
 		// A whole entry compacted as far as this one lists the live items below the base: take them.
@@ -381,40 +381,94 @@ func (e *invEntry) merge(d *InventoryDelta, changed func(before, after BlobItem)
 	}
 }
 
-// restampIfDuplicated gives this replica's own entry fresh, distinct counters when two of its items share one.
-// That happens only to a node that lost state (restarted from an older snapshot): it reused counters it had already
-// given away, and peers then sent those older items back. As the entry's only writer it re-issues every item above
-// any counter seen, so the entry is again a valid, strictly ordered history that every peer takes. It reports
-// whether it changed anything.
-func (e *invEntry) restampIfDuplicated() bool {
-	seen := make(map[uint64]struct{}, len(e.items))
-	dup := false
-	for _, iv := range e.items {
-		if _, ok := seen[iv.counter]; ok {
-			dup = true
-			break
+// mergeOwn merges a peer's word about this replica's own entry. A replica that never lost state learns nothing new
+// about its own entry; what it does learn was written by an earlier life of this node that a restart from an older
+// snapshot forgot. life is the counter of this life's first write (0: none yet). Before that write the entry only
+// catches up, like a Lamport clock: its counter continues above the highest the peers hold. After it, the earlier
+// life may have used the counters this life reused, so the peer ignores this life's writes (it holds the same blob at
+// a counter as high, or claims the counter as known): this life's items are then kept and written anew above every
+// counter seen, as the entry's only writer would. It returns the counter of the first item written anew (0: none).
+func (e *invEntry) mergeOwn(d *InventoryDelta, life uint64, changed func(before, after BlobItem)) uint64 {
+	hi := uint64(0)
+	if life > 0 {
+		hi = e.forgottenAbove(d, life)
+	}
+	if hi == 0 {
+		e.merge(d, changed)
+		return 0
+	}
+	var mine []BlobItem
+	for id, iv := range e.items {
+		if iv.counter >= life {
+			it, _ := e.get(id)
+			mine = append(mine, it)
 		}
-		seen[iv.counter] = struct{}{}
 	}
-	if !dup {
-		return false
-	}
-	ids := make([]uint32, 0, len(e.items))
-	for id := range e.items {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b uint32) int {
-		if c := cmpU64(e.items[a].counter, e.items[b].counter); c != 0 {
-			return c
+	slices.SortFunc(mine, compareItems)
+	e.merge(d, changed)
+	e.max = max(e.max, hi)
+	first := uint64(0)
+	for _, it := range mine {
+		if cur, ok := e.lookup(it.SHA); ok && cur == it && it.Counter > hi {
+			continue // above everything the earlier life wrote: the peer takes it
 		}
-		return compareSHA(e.tab.shas[a], e.tab.shas[b])
-	})
-	for _, id := range ids {
 		e.max++
-		iv := e.items[id]
-		iv.counter = e.max
-		e.items[id] = iv
+		if first == 0 {
+			first = e.max
+		}
+		it.Counter = e.max
+		e.set(it)
 	}
 	e.version = e.max
-	return true
+	return first
+}
+
+// forgottenAbove returns the highest counter at or above life that d says an earlier life of this node wrote, or 0
+// when it holds none: an item this replica does not hold as is (nor newer), a coverage claim or a compaction beyond
+// anything this replica wrote.
+func (e *invEntry) forgottenAbove(d *InventoryDelta, life uint64) uint64 {
+	hi := uint64(0)
+	for _, it := range d.Items {
+		if it.Counter < life || it.Counter <= e.base {
+			continue // below this life, or an echo of a removal this replica compacted
+		}
+		if cur, ok := e.lookup(it.SHA); !ok || itemWins(it, cur) {
+			hi = max(hi, it.Counter)
+		}
+	}
+	if d.To > e.max {
+		hi = max(hi, d.To)
+	}
+	if d.Full && d.Base > e.base {
+		hi = max(hi, d.Base) // only the writer compacts, and this replica never compacted that far
+	}
+	if hi < life {
+		return 0
+	}
+	return hi
+}
+
+// itemWins reports whether item a replaces b (same blob): the later write, and between two writes at one counter
+// (an earlier life of the writer made one, a later life reused its counter) the greater content, so that every
+// replica keeps the same one.
+func itemWins(a, b BlobItem) bool {
+	if a.Counter != b.Counter {
+		return a.Counter > b.Counter
+	}
+	if a.State != b.State {
+		return a.State > b.State
+	}
+	if a.Bytes != b.Bytes {
+		return a.Bytes > b.Bytes
+	}
+	return a.ProgressMS > b.ProgressMS
+}
+
+// compareItems is an entry's canonical order: by counter, then by blob (two items share a counter only after their
+// writer reused counters it had forgotten).
+func compareItems(a, b BlobItem) int {
+	if c := cmpU64(a.Counter, b.Counter); c != 0 {
+		return c
+	}
+	return compareSHA(a.SHA, b.SHA)
 }

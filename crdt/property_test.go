@@ -29,6 +29,9 @@ type world struct {
 	split     bool                            // gossip through Split with drops and duplicates
 	prune     bool                            // prune tombstones at random revisions
 	noFull    bool                            // no origin full resyncs (which forget deletions)
+	restarts  bool                            // replicas restart from older snapshots (restart_prop_test.go)
+	saved     map[int][]byte                  // per replica, its last snapshot on disk
+	wrote     map[string]map[string]bool      // per node, the blobs it wrote since it last restarted
 }
 
 type addressed struct {
@@ -39,7 +42,8 @@ type addressed struct {
 func newWorld(t *rapid.T, n int) *world {
 	w := &world{t: t, origin: map[string]Record{}, delivered: map[string]Record{}, plays: map[string][]PlayEvent{},
 		acked: map[string]uint64{}, times: map[string]int64{}, overrides: map[string]Override{},
-		blobs: map[string]map[string]BlobState{}, lastSent: map[int]Summary{}}
+		blobs: map[string]map[string]BlobState{}, lastSent: map[int]Summary{},
+		saved: map[int][]byte{}, wrote: map[string]map[string]bool{}}
 	// Few inventory tombstones, so owners compact often and peers get whole entries.
 	tombs := rapid.IntRange(1, 3).Draw(t, "tombs")
 	for i := range n {
@@ -96,7 +100,11 @@ func (w *world) step(t *rapid.T) {
 	i := rapid.IntRange(0, len(w.nodes)-1).Draw(t, "node")
 	s := w.nodes[i]
 	self := s.Self()
-	switch op := rapid.IntRange(0, 11).Draw(t, "op"); op {
+	hi := 11
+	if w.restarts {
+		hi = 13
+	}
+	switch op := rapid.IntRange(0, hi).Draw(t, "op"); op {
 	case 0, 1: // origin writes a record
 		key := rapid.SampledFrom(propKeys).Draw(t, "key")
 		w.rev++
@@ -166,20 +174,24 @@ func (w *world) step(t *rapid.T) {
 		if w.blobs[self] == nil {
 			w.blobs[self] = map[string]BlobState{}
 		}
+		var wrote bool
 		var err error
 		switch rapid.IntRange(0, 2).Draw(t, "blobop") {
 		case 0:
-			_, err = s.SetBlobHeld(sha)
+			wrote, err = s.SetBlobHeld(sha)
 			w.blobs[self][sha] = BlobHeld
 		case 1:
-			_, err = s.SetBlobFetching(sha, rapid.Uint64Range(0, 1<<20).Draw(t, "bytes"), int64(w.rev))
+			wrote, err = s.SetBlobFetching(sha, rapid.Uint64Range(0, 1<<20).Draw(t, "bytes"), int64(w.rev))
 			w.blobs[self][sha] = BlobFetching
 		case 2:
-			_, err = s.RemoveBlob(sha)
+			wrote, err = s.RemoveBlob(sha)
 			delete(w.blobs[self], sha)
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		if wrote {
+			w.noteWrite(self, sha)
 		}
 	case 4: // a play
 		ev, err := s.AppendPlay(PlayEvent{HLC: s.Clock(int64(w.rev)), AssetID: "a1", SHA256: shaOf(1),
@@ -225,6 +237,10 @@ func (w *world) step(t *rapid.T) {
 			}
 			w.deliver(a)
 		}
+	case 12: // the replica saves its snapshot
+		w.save(i)
+	case 13: // the replica crashes and restarts from its last snapshot
+		w.restart(t, i)
 	}
 }
 
@@ -249,6 +265,9 @@ func (w *world) gossip(t *rapid.T, from, to int) {
 	sum, err := DecodeSummary(sb)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if w.restarts && rapid.Bool().Draw(t, "pushpull") {
+		sum = Summary{} // a push/pull exchange: the whole state
 	}
 	w.send(t, w.nodes[from].DeltaFor(sum), to)
 }
@@ -305,7 +324,12 @@ func (w *world) heal(t *rapid.T) {
 					continue
 				}
 				before := observe(w.nodes[j], true) + fmt.Sprint(w.nodes[j].Catalog().Watermark())
-				b, err := EncodeDelta(w.nodes[i].DeltaFor(w.nodes[j].Summary()))
+				sum := w.nodes[j].Summary()
+				if w.restarts {
+					// Push/pull sends whole states: after a restart, counters claimed by two lives are ambiguous.
+					sum = Summary{}
+				}
+				b, err := EncodeDelta(w.nodes[i].DeltaFor(sum))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -403,16 +427,21 @@ func (w *world) check(t *rapid.T) {
 func runWorld(t *rapid.T, split, prune bool) {
 	w := newWorld(t, rapid.IntRange(2, 4).Draw(t, "nodes"))
 	w.split, w.prune = split, prune
+	w.run(t)
+	w.check(t)
+}
+
+// run takes random steps, then lets everyone sync with origin once, as they eventually do, and heals.
+func (w *world) run(t *rapid.T) {
 	steps := rapid.IntRange(1, 120).Draw(t, "steps")
 	for range steps {
 		w.step(t)
+		w.checkEncodes(t)
 	}
-	// Everyone syncs with origin once at the end of the run, as they eventually do.
 	for i := range w.nodes {
 		w.syncAll(t, i)
 	}
 	w.heal(t)
-	w.check(t)
 }
 
 func (w *world) syncAll(t *rapid.T, i int) {

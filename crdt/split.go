@@ -222,10 +222,10 @@ func (sp *splitter) add(size int, put, toRest func(*Delta)) *Delta {
 	return sp.cur
 }
 
-// narrow gives each part its share of a coverage claim (from, to] over elements ordered by order (strictly
-// increasing between the parts' runs): a part holding the run of elements first..last claims
-// (order(first-1), order(first of the next run)-1], with from and to at the ends. A part claims only a range it
-// holds every element of; elements in rest form runs of their own that claim nothing.
+// narrow gives each part its share of a coverage claim (from, to] over elements ordered by order (non-decreasing):
+// a part holding the run of elements first..last claims (order(first-1), order(first of the next run)-1], with from
+// and to at the ends. A part claims only a range it holds every element of; elements in rest form runs of their own
+// that claim nothing, and a value two parts share (inventory items at one counter) is claimed by neither.
 func narrow(at []*Delta, from, to uint64, order func(int) uint64, set func(p *Delta, from, to uint64)) {
 	if to <= from || len(at) == 0 {
 		return

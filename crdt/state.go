@@ -67,6 +67,9 @@ type State struct {
 	times     *TimeFloors
 	overrides *Overrides
 	clock     HLC
+	// life is the counter of this replica's first own inventory write (0: none yet): this node's writes since it
+	// started from its snapshot are those at or above it.
+	life uint64
 }
 
 // NewState returns an empty replica.
@@ -120,6 +123,10 @@ type Changes struct {
 	Overrides []Override
 	// Fresh holds what was new here, without coverage or reset claims.
 	Fresh Delta
+	// Reissued is the counter of the first of this node's own inventory items that the merge wrote anew (0: none),
+	// because the peer held writes of an earlier life of this node at the counters it had reused (see mergeOwn).
+	// They are this node's writes, to be gossiped like any other.
+	Reissued uint64
 }
 
 // Empty reports whether nothing changed.
@@ -147,7 +154,9 @@ func (s *State) SetBlobFetching(sha string, bytes uint64, nowMS int64) (bool, er
 
 // AdvanceInventory makes this node's next inventory writes take counters above floor. A node calls it at boot with
 // a value that only grows across its lives (trusted time in microseconds): a restart from an older snapshot would
-// otherwise reuse counters its peers already hold, and they would ignore its new writes.
+// otherwise reuse counters its peers already hold, and incremental deltas would not carry its new writes to them.
+// When the value did not grow (a wall clock at 1970 and no trusted time yet) or writes come before it, Merge
+// repairs it: it writes this life's items anew once a peer shows the earlier life (Changes.Reissued).
 func (s *State) AdvanceInventory(floor uint64) {
 	e := s.inventory.entry(s.cfg.Self)
 	e.max = max(e.max, floor)
@@ -163,7 +172,10 @@ func (s *State) RemoveBlob(sha string) (bool, error) {
 }
 
 func (s *State) writeBlob(it BlobItem) bool {
-	_, changed := s.inventory.entry(s.cfg.Self).write(it, s.cfg.InventoryTombstones)
+	it, changed := s.inventory.entry(s.cfg.Self).write(it, s.cfg.InventoryTombstones)
+	if changed && s.life == 0 {
+		s.life = it.Counter
+	}
 	return changed
 }
 
@@ -351,21 +363,23 @@ func (s *State) Merge(d Delta, verify Verifier, verifyTime TimeVerifier) (Change
 	for i := range d.Inventory {
 		id := &d.Inventory[i]
 		var fresh []BlobItem
-		s.inventory.entry(id.Node).merge(id, func(before, after BlobItem) {
+		e := s.inventory.entry(id.Node)
+		changed := func(before, after BlobItem) {
 			if before.State != after.State || before.Bytes != after.Bytes || before.ProgressMS != after.ProgressMS {
 				ch.Blobs = append(ch.Blobs, NodeBlob{Node: id.Node, Item: after})
 			}
-			if after.Counter > before.Counter && after.Counter > s.inventory.entries[id.Node].base {
+			if itemWins(after, before) && after.Counter > e.base {
 				fresh = append(fresh, after)
 			}
-		})
-		if len(fresh) > 0 {
-			slices.SortFunc(fresh, func(a, b BlobItem) int { return cmpU64(a.Counter, b.Counter) })
-			ch.Fresh.Inventory = append(ch.Fresh.Inventory, InventoryDelta{Node: id.Node, Items: fresh})
 		}
 		if id.Node == s.cfg.Self {
-			// Peers returned items of this node's that it had forgotten (a restart from an older snapshot).
-			s.inventory.entries[id.Node].restampIfDuplicated()
+			ch.Reissued = e.mergeOwn(id, s.life, changed)
+		} else {
+			e.merge(id, changed)
+		}
+		if len(fresh) > 0 {
+			slices.SortFunc(fresh, compareItems)
+			ch.Fresh.Inventory = append(ch.Fresh.Inventory, InventoryDelta{Node: id.Node, Items: fresh})
 		}
 	}
 
@@ -474,8 +488,8 @@ func (d *Delta) Validate() error {
 			if err := it.validate(); err != nil {
 				return err
 			}
-			if j > 0 && id.Items[j-1].Counter >= it.Counter {
-				return fmt.Errorf("crdt: inventory of %s: counters not increasing", id.Node)
+			if j > 0 && compareItems(id.Items[j-1], it) >= 0 {
+				return fmt.Errorf("crdt: inventory of %s: items not sorted by counter and blob", id.Node)
 			}
 			if _, dup := shas[it.SHA]; dup {
 				return fmt.Errorf("crdt: inventory of %s: blob %s twice", id.Node, shortSHA(it.SHA))

@@ -426,6 +426,30 @@ func (c *Core) onBlobLost(e BlobLost) {
 	c.play.lost(e.SHA256)
 }
 
+// reassertOwnBlobs answers a peer that told this node about its own blobs: what an earlier life of the node said (a
+// restart from an older snapshot forgot it) is not what its cache holds now. The cache is the truth: a blob said
+// held that is not here is removed, one here said otherwise is held again. Only gossip calls it, once BlobsPresent has
+// told the core what the cache holds.
+func (c *Core) reassertOwnBlobs(items []crdt.NodeBlob) {
+	for _, nb := range items {
+		if nb.Node != c.cfg.Device {
+			continue
+		}
+		sha := nb.SHAHex()
+		it, ok := c.state.Inventory().Blob(c.cfg.Device, nb.Item.SHA)
+		held := ok && it.State == crdt.BlobHeld
+		if held == c.blobs.present[sha] {
+			continue
+		}
+		if held {
+			_, _ = c.state.RemoveBlob(sha)
+		} else {
+			_, _ = c.state.SetBlobHeld(sha)
+		}
+		c.gossipDirty()
+	}
+}
+
 // observeBlobs notes peers' fetch progress from merged inventory changes (for stall detection).
 func (c *Core) observeBlobs(items []crdt.NodeBlob) {
 	for _, nb := range items {

@@ -136,8 +136,16 @@ func (c *Core) onGossip(e GossipReceived) {
 	c.afterMerge(ch)
 	if c.mesh.lastSent != nil {
 		sum := c.state.Summary()
+		if ch.Reissued > 0 {
+			// Own items written anew by the merge are this node's news: the next broadcast carries them.
+			sum.Inventory[c.cfg.Device] = min(sum.Inventory[c.cfg.Device], ch.Reissued-1)
+		}
 		c.mesh.lastSent = &sum
 	}
+	if ch.Reissued > 0 {
+		c.gossipDirty()
+	}
+	c.reassertOwnBlobs(ch.Blobs) // after the baseline moved: these writes are news too
 }
 
 // afterMerge reacts to what a merge (gossip, push/pull, snapshot) changed.

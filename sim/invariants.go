@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -19,6 +20,11 @@ const (
 	RuleUplink      = "blob-crossed-uplink-twice"
 	RuleConvergence = "catalog-not-converged"
 	RulePlayLost    = "play-event-lost"
+	// RuleState: a node's whole state no longer encodes, so it has neither a snapshot nor a push/pull state.
+	RuleState = "state-not-encodable"
+	// RuleInventory: at the end of heal, a node's view of which blobs a peer holds differs from what that peer's
+	// cache holds (peers would fetch from a node that lacks the blob, or never from one that has it).
+	RuleInventory = "inventory-not-converged"
 )
 
 // Violation is one broken invariant.
@@ -206,6 +212,7 @@ func (w *world) finalChecks() {
 				st.idx, w.sc.ConvergeWithin, st.healConvAt, behind)
 		}
 	}
+	w.checkInventories()
 	have, err := w.org.plays(w.ctx)
 	if err != nil {
 		w.violate(nil, "internal", "reading origin's play log: %v", err)
@@ -226,6 +233,42 @@ func (w *world) finalChecks() {
 		if len(missing) > 0 {
 			w.violate(n, RulePlayLost, "origin lacks %d of the %d play events persisted before heal (first seq %d)",
 				len(missing), due, missing[0])
+		}
+	}
+}
+
+// checkInventories compares, at the end of heal, every up node's view of each up peer's held blobs (and the
+// peer's own) with the blobs in the peer's cache.
+func (w *world) checkInventories() {
+	for _, st := range w.stores {
+		for _, o := range st.nodes {
+			if !o.up {
+				continue
+			}
+			for _, n := range st.nodes {
+				if !n.up {
+					continue
+				}
+				inv := n.core.State().Inventory()
+				var wrong []string
+				for _, it := range inv.Items(o.id) {
+					if sha := hex.EncodeToString(it.SHA[:]); it.State == crdt.BlobHeld && !o.disk.cache[sha] {
+						wrong = append(wrong, sha[:8]+" held, not cached")
+					}
+				}
+				for sha := range o.disk.cache {
+					if h, err := crdt.ParseSHA256(sha); err == nil {
+						if it, ok := inv.Blob(o.id, h); !ok || it.State != crdt.BlobHeld {
+							wrong = append(wrong, sha[:8]+" cached, not held")
+						}
+					}
+				}
+				if len(wrong) > 0 {
+					slices.Sort(wrong)
+					w.violate(n, RuleInventory, "%s's view of %s: %d blobs differ from its cache (%v)", n.name, o.name,
+						len(wrong), wrong)
+				}
+			}
 		}
 	}
 }

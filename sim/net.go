@@ -185,7 +185,7 @@ func (st *simStore) pushPull(n *simNode) {
 	a, errA := n.core.AntiEntropy()
 	b, errB := p.core.AntiEntropy()
 	if errA != nil || errB != nil {
-		st.w.violate(n, "internal", "anti-entropy state: %v %v", errA, errB)
+		st.w.violate(n, RuleState, "anti-entropy state: %v %v", errA, errB)
 		return
 	}
 	st.w.met.pushPull(len(a) + len(b))

@@ -190,7 +190,9 @@ func (n *simNode) handle() {
 	if r.Snapshot || r.PersistAcked > 0 {
 		if n.disk.full {
 			n.disk.failedWrites++
-		} else if b, err := n.core.Snapshot(); err == nil {
+		} else if b, err := n.core.Snapshot(); err != nil {
+			w.violate(n, RuleState, "snapshot: %v", err)
+		} else {
 			n.disk.snapshot = b
 		}
 	}

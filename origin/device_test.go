@@ -20,7 +20,8 @@ func TestDeviceLifecycle(t *testing.T) {
 			f := e.fixture(e.admin)
 			d := e.enroll(e.admin, f.store.ID, f.zone.ID)
 			if d.enroll.StoreID != f.store.ID || d.enroll.ZoneID != f.zone.ID || d.enroll.TimeZone != "America/Sao_Paulo" ||
-				len(d.enroll.Mesh.Key) != 32 || d.enroll.Mesh.ID != f.store.MeshID {
+				len(d.enroll.Mesh.Key) != 32 || d.enroll.Mesh.ID != f.store.MeshID ||
+				!api.VerifyMesh(d.enroll.OriginPublicKey, f.store.MeshID, d.enroll.Mesh) {
 				t.Fatalf("enrollment answer: %+v", d.enroll)
 			}
 
@@ -159,7 +160,8 @@ func TestRevokeRotatesMeshKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := d1.sync(t)
-			if m.Mesh == nil || m.Mesh.Epoch != d1.enroll.Mesh.Epoch+1 || bytes.Equal(m.Mesh.Key, d1.enroll.Mesh.Key) {
+			if m.Mesh == nil || m.Mesh.Epoch != d1.enroll.Mesh.Epoch+1 || bytes.Equal(m.Mesh.Key, d1.enroll.Mesh.Key) ||
+				!api.VerifyMesh(d1.enroll.OriginPublicKey, f.store.MeshID, *m.Mesh) {
 				t.Fatalf("mesh after revoke: %+v", m.Mesh)
 			}
 			var keys api.DeviceKeys
@@ -167,7 +169,17 @@ func TestRevokeRotatesMeshKey(t *testing.T) {
 				keys.Devices[0].DeviceID != d1.id {
 				t.Fatalf("device keys after revoke: %+v", keys)
 			}
-			_, err := d2.c.Sync(ctx(t), api.SyncRequest{})
+			// Nothing changed since: the mesh is sent only to a device that asks for it (after a boot, or a
+			// revocation it saw on a peer's list).
+			if m := d1.sync(t); m.Mesh != nil {
+				t.Fatalf("a no-change answer carries the mesh unasked: %+v", m.Mesh)
+			}
+			m, err := d1.c.Sync(ctx(t), api.SyncRequest{Revision: d1.rev, StateHash: d1.hash(), WantMesh: true})
+			if err != nil || len(m.Records) != 0 || m.Mesh == nil || m.Mesh.Epoch != d1.enroll.Mesh.Epoch+1 ||
+				!api.VerifyMesh(d1.enroll.OriginPublicKey, f.store.MeshID, *m.Mesh) {
+				t.Fatalf("a no-change answer to a device that wants the mesh: %+v, %v", m, err)
+			}
+			_, err = d2.c.Sync(ctx(t), api.SyncRequest{})
 			var p *api.Problem
 			if !errors.As(err, &p) || p.Status != http.StatusForbidden {
 				t.Fatalf("revoked device sync: %v", err)

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -96,8 +97,15 @@ func (s *Server) enrollResponse(dev catalog.Device, cred string, st catalog.Shop
 	return api.EnrollResponse{
 		DeviceID: dev.ID, Credential: cred, OriginPublicKey: s.PublicKey(), TenantID: dev.TenantID,
 		StoreID: dev.StoreID, ZoneID: dev.ZoneID, TimeZone: st.TimeZone,
-		Mesh: api.Mesh{ID: st.MeshID, Key: st.MeshKey, Epoch: st.KeyEpoch},
+		Mesh: s.signedMesh(st),
 	}
+}
+
+// signedMesh is the store's mesh key as devices get it, signed so that they can pass it on to each other.
+func (s *Server) signedMesh(st catalog.Shop) api.Mesh {
+	m := api.Mesh{ID: st.MeshID, Key: st.MeshKey, Epoch: st.KeyEpoch}
+	m.Sig = ed25519.Sign(s.key, api.MeshSigningBytes(m))
+	return m
 }
 
 // reenroll answers a used token again for the device that redeemed it, if that device asks: the same libp2p key,

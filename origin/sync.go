@@ -97,6 +97,15 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if req.WantMesh && m.Mesh == nil {
+		st, err := s.cat.GetStore(ctx, d.TenantID, d.StoreID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		mesh := s.signedMesh(st)
+		m.Mesh = &mesh
+	}
 	if len(req.Inventory.Missing) > 0 {
 		if err := s.addMissing(ctx, &m, req.Inventory.Missing); err != nil {
 			writeError(w, r, err)
@@ -272,6 +281,7 @@ func (s *Server) fillChanges(ctx context.Context, d catalog.Device, since uint64
 	if err != nil {
 		return err
 	}
-	m.Mesh = &api.Mesh{ID: st.MeshID, Key: st.MeshKey, Epoch: st.KeyEpoch}
+	mesh := s.signedMesh(st)
+	m.Mesh = &mesh
 	return s.addDownloads(ctx, d, st, m, now)
 }

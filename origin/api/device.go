@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"time"
 )
@@ -47,6 +48,27 @@ type Mesh struct {
 	ID    string `json:"id"`    // announced in mDNS; random, does not reveal the tenant
 	Key   []byte `json:"key"`   // 32 bytes, memberlist AES-256-GCM
 	Epoch uint32 `json:"epoch"` // increases on every rotation
+	// Sig is origin's ed25519 signature of MeshSigningBytes: a node that missed a rotation can take the key from a
+	// peer (over libp2p, between listed devices only) and know origin issued it, so no device can push a key of
+	// its own making onto the store. Empty from origins that predate it; such a key is never passed on.
+	Sig []byte `json:"sig,omitempty"`
+}
+
+// MeshSigningContext prefixes the signed bytes of a Mesh, so its signature can never be mistaken for another.
+const MeshSigningContext = "lomuz-mesh-key-v1\x00"
+
+// MeshSigningBytes is what Mesh.Sig signs: the context, the mesh id, the epoch and the key.
+func MeshSigningBytes(m Mesh) []byte {
+	b := make([]byte, 0, len(MeshSigningContext)+len(m.ID)+1+4+len(m.Key))
+	b = append(append(b, MeshSigningContext...), m.ID...)
+	b = append(b, 0, byte(m.Epoch>>24), byte(m.Epoch>>16), byte(m.Epoch>>8), byte(m.Epoch))
+	return append(b, m.Key...)
+}
+
+// VerifyMesh reports whether m is signed by origin's key and belongs to the mesh id.
+func VerifyMesh(origin ed25519.PublicKey, meshID string, m Mesh) bool {
+	return len(origin) == ed25519.PublicKeySize && m.ID == meshID && len(m.Sig) == ed25519.SignatureSize &&
+		ed25519.Verify(origin, MeshSigningBytes(m), m.Sig)
 }
 
 // SyncRequest is a device's periodic sync (POST /v1/device/sync, at most MaxSyncBody bytes).
@@ -60,6 +82,10 @@ type SyncRequest struct {
 	PlayEvents []PlayEvent `json:"play_events,omitempty"`
 	// Status is the device's report about itself, kept as its last status (optional).
 	Status *DeviceStatus `json:"status,omitempty"`
+	// WantMesh asks for the store's current Mesh even when nothing else changed: a device's first sync after a
+	// boot, and one after a peer's signed device list showed a revocation (the mesh key rotated; the device may
+	// hold it only from a peer). Origin then reads the store once more; other syncs stay a single read.
+	WantMesh bool `json:"want_mesh,omitempty"`
 }
 
 // Inventory summarizes the device's blob cache.

@@ -34,6 +34,8 @@ type Config struct {
 	// and the bytes sent (complete or not), so the caller can say who pulls what. Called from libp2p's goroutines;
 	// it must not block.
 	Served func(peer string, sha [32]byte, n int64)
+	// Exchange answers the small-message protocol (ExchangeProtocolID); nil refuses every exchange.
+	Exchange ExchangeFunc
 	// Security is the handshake and channel encryption: "tls" (TLS 1.3, AES-GCM with hardware support; default) or
 	// "noise" (ChaCha20-Poly1305).
 	Security string

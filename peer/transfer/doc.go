@@ -3,7 +3,8 @@
 // What it owns: a libp2p host restricted to TCP on explicit listen addresses (never libp2p's 0.0.0.0 defaults, no
 // QUIC, relay, NAT or metrics), identified by the device's own ed25519 key; a connection gater that admits only the
 // peer ids in an allow list the caller replaces (the origin-signed device list of the store), closing connections to
-// peers that drop out of it; deliberate resource-manager limits; and the blob protocol below, server and client.
+// peers that drop out of it (counting the connections it refuses); deliberate resource-manager limits; and the two
+// protocols below, server and client.
 //
 // What it must not do: know what a blob contains or verify it. The server reads blobs through a callback
 // (OpenFunc); the client writes to the caller's io.Writer and enforces only the size the server announced. The
@@ -19,6 +20,11 @@
 // whole blob's size (<= Config.MaxBlobSize on the client), so a resumed request knows where the end is. A client
 // that reads more or fewer bytes than size-offset reports an error; a server that sees a malformed request answers
 // status 2 and closes.
+//
+// Small-message protocol "/lomuz/exchange/1" (Host.Exchange, Config.Exchange): the client sends length uint16 |
+// bytes, closes its side, and reads one reply framed the same way; both at most MaxExchangeMsg bytes, within
+// Config.RequestTimeout. It carries control data between listed devices (the mesh key hand-over) with the same gate
+// and encryption as blobs, and its own small resource-manager limits.
 //
 // Timeouts: the request must arrive within Config.RequestTimeout; either side aborts a stream on which no byte moved
 // for Config.StallTimeout (the stall detector), and the caller's context bounds the whole fetch.

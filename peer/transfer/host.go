@@ -53,6 +53,7 @@ type Stats struct {
 	BytesServed, BytesFetched uint64 // blob bytes sent to and received from peers
 	Served, ServeFailed       uint64 // inbound streams that delivered a blob, and that ended otherwise
 	Fetched, FetchFailed      uint64 // Fetch calls that succeeded, and that failed
+	Refused                   uint64 // connections the gater closed after the handshake: the peer is not listed
 }
 
 type counters struct {
@@ -63,7 +64,8 @@ type counters struct {
 func (t *Host) Stats() Stats {
 	c := &t.stats
 	return Stats{BytesServed: c.bytesServed.Load(), BytesFetched: c.bytesFetched.Load(), Served: c.served.Load(),
-		ServeFailed: c.serveFailed.Load(), Fetched: c.fetched.Load(), FetchFailed: c.fetchFailed.Load()}
+		ServeFailed: c.serveFailed.Load(), Fetched: c.fetched.Load(), FetchFailed: c.fetchFailed.Load(),
+		Refused: t.gater.refused.Load()}
 }
 
 // PeerID returns the libp2p peer id (its string form) of a device's ed25519 public key: what origin lists and
@@ -140,6 +142,7 @@ func New(cfg Config) (*Host, error) {
 	g.net = h.Network()
 	t := &Host{cfg: cfg, h: h, gater: g, fetchSem: make(chan struct{}, cfg.MaxFetchStreams)}
 	h.SetStreamHandler(protocol.ID(ProtocolID), t.handle)
+	h.SetStreamHandler(protocol.ID(ExchangeProtocolID), t.handleExchange)
 	return t, nil
 }
 
@@ -155,13 +158,21 @@ func newResourceManager(cfg Config) (network.ResourceManager, error) {
 			Streams: rcmgr.LimitVal(cfg.MaxStreamsPerPeerConn),
 			Memory:  rcmgr.LimitVal64(cfg.PeerMemoryLimit),
 		},
-		Protocol: map[protocol.ID]rcmgr.ResourceLimits{ProtocolID: {
+		Protocol: map[protocol.ID]rcmgr.ResourceLimits{ExchangeProtocolID: {
+			StreamsInbound: rcmgr.LimitVal(16), StreamsOutbound: rcmgr.LimitVal(16), Streams: rcmgr.LimitVal(32),
+			Memory: rcmgr.LimitVal64(4 << 20),
+		}, ProtocolID: {
 			StreamsInbound:  rcmgr.LimitVal(cfg.MaxServeStreams),
 			StreamsOutbound: rcmgr.LimitVal(cfg.MaxFetchStreams),
 			Streams:         rcmgr.LimitVal(cfg.MaxServeStreams + cfg.MaxFetchStreams),
 			Memory:          rcmgr.LimitVal64(cfg.MemoryLimit),
 		}},
-		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolID: {
+		// Exchanges are a few KB once in a while (mesh key hand-overs): a handful in flight is plenty, and a peer
+		// that floods them cannot take blob streams' memory.
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ExchangeProtocolID: {
+			StreamsInbound: rcmgr.LimitVal(2), StreamsOutbound: rcmgr.LimitVal(2), Streams: rcmgr.LimitVal(4),
+			Memory: rcmgr.LimitVal64(1 << 20),
+		}, ProtocolID: {
 			StreamsInbound:  rcmgr.LimitVal(cfg.MaxServeStreamsPeer),
 			StreamsOutbound: rcmgr.LimitVal(cfg.MaxFetchStreams),
 			Streams:         rcmgr.LimitVal(cfg.MaxServeStreamsPeer + cfg.MaxFetchStreams),
@@ -253,6 +264,7 @@ type gater struct {
 	mu      sync.RWMutex
 	allowed map[peer.ID]bool
 	net     network.Network
+	refused atomic.Uint64
 }
 
 func (g *gater) set(m map[peer.ID]bool) {
@@ -271,7 +283,11 @@ func (g *gater) InterceptPeerDial(p peer.ID) bool                 { return g.ok(
 func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.ok(p) }
 func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
 func (g *gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return g.ok(p)
+	if !g.ok(p) {
+		g.refused.Add(1)
+		return false
+	}
+	return true
 }
 func (g *gater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
 	return g.ok(c.RemotePeer()), 0

@@ -155,8 +155,8 @@ func Run(ctx context.Context, cfg Config) error {
 		default:
 			dcfg.Output = "null"
 		}
-		dcfg.Mesh = func(en node.Enrollment, blobs node.BlobOpener) (node.Mesh, error) {
-			return lan.Join(en.DeviceID, blobs), nil
+		dcfg.Mesh = func(en node.Enrollment, env node.MeshEnv) (node.Mesh, error) {
+			return lan.Join(en.DeviceID, env.Blobs), nil
 		}
 		dcfg.OnReady = func(r *node.Runner) { runners[i] = r; ready <- struct{}{} }
 		run(fmt.Sprintf("zone %d", i+1), func(ctx context.Context) error { return node.RunDevice(ctx, dcfg) })

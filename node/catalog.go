@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/lomuz/lomuz/crdt"
 	"github.com/lomuz/lomuz/origin/api"
@@ -27,6 +28,9 @@ type catalogView struct {
 	devices   api.DeviceKeys
 	// changed is set when assets, playlists or schedules changed: needs and pins are recomputed on the next tick.
 	changed bool
+	// changedAt is the trusted time the catalog last changed here (from origin or a peer), for status: across the
+	// store's nodes it shows how long a change took to spread.
+	changedAt time.Time
 	// devicesChanged is set when the device-key list changed: the transfer layer's allow list is sent out.
 	devicesChanged bool
 	// pendingCheck is set when a blob arrived: pending schedules may now be complete.

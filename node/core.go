@@ -287,6 +287,9 @@ func (c *Core) Step(ev Event) {
 		c.onGossip(e)
 	case MembersChanged:
 		c.mesh.setLive(e.Live)
+	case SyncRequested:
+		c.sched.syncNow(c.now.Mono)
+		c.logf(levelInfo, "sync requested")
 	case AudioEvent:
 		c.onAudio(e)
 	default:

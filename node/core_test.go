@@ -270,3 +270,24 @@ func TestClockVerdictReportedRightAfterTheSyncThatFoundIt(t *testing.T) {
 		}
 	}
 }
+
+// An operator's sync request (SIGHUP) makes a sync due at once, long before the periodic one, and a request while
+// a sync is in flight does not start a second one.
+func TestSyncRequestedSyncsNow(t *testing.T) {
+	sig := newSigner(t)
+	h := newHarness(t, sig, nil)
+	h.answer(h.tick())
+	if r := h.advance(time.Second); r.Sync != nil {
+		t.Fatal("a sync right after the last one, unasked")
+	}
+	h.step(SyncRequested{})
+	r := h.advance(time.Millisecond)
+	if r.Sync == nil {
+		t.Fatal("no sync after a request")
+	}
+	h.step(SyncRequested{})
+	if r2 := h.advance(time.Millisecond); r2.Sync != nil {
+		t.Fatal("a second sync while one is in flight")
+	}
+	h.answer(r)
+}

@@ -57,8 +57,8 @@ type DeviceConfig struct {
 	// OnReady, when set, is called once the node runs, with its Runner (tests and `lomuz demo` read status).
 	OnReady func(*Runner)
 	// Mesh, when set, attaches the node to its store's LAN once enrolled: it gets the enrollment (device id, mesh
-	// key, peer key) and the cache to serve blobs from. Nil runs the node alone.
-	Mesh func(en Enrollment, blobs BlobOpener) (Mesh, error)
+	// key, peer key), the cache to serve blobs from and where to keep a rotated mesh key. Nil runs the node alone.
+	Mesh func(en Enrollment, env MeshEnv) (Mesh, error)
 }
 
 // releaseEpoch is a time before which this build cannot be running: a device booting with its clock reset to 1970
@@ -103,6 +103,16 @@ type Enrollment struct {
 	api.EnrollResponse
 	// PeerKey is the device's own ed25519 private key (its libp2p identity), generated before enrolling.
 	PeerKey ed25519.PrivateKey `json:"peer_key"`
+	// MeshFromPeer says Mesh (rotated since enrollment) was handed over by a peer rather than synced from origin.
+	MeshFromPeer bool `json:"mesh_from_peer,omitempty"`
+}
+
+// MeshEnv is what a store mesh gets from its device besides the enrollment.
+type MeshEnv struct {
+	Blobs BlobOpener
+	// SaveKey keeps a rotated mesh key across restarts (fromPeer: handed over by a peer, not synced from origin).
+	// Safe for concurrent use.
+	SaveKey func(m api.Mesh, fromPeer bool) error
 }
 
 // enroll returns the saved enrollment, or enrolls with the token and saves it. The device's key is saved before
@@ -286,7 +296,16 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 	}
 	var mesh Mesh
 	if cfg.Mesh != nil {
-		if mesh, err = cfg.Mesh(en, cacheBlobs{blobs}); err != nil {
+		save := func(m api.Mesh, fromPeer bool) error {
+			e := en
+			e.Mesh, e.MeshFromPeer = m, fromPeer
+			b, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			return st.SetEnrollment(b)
+		}
+		if mesh, err = cfg.Mesh(en, MeshEnv{Blobs: cacheBlobs{blobs}, SaveKey: save}); err != nil {
 			return fmt.Errorf("node: joining the store LAN: %w", err)
 		}
 		if snap, err := core.Snapshot(); err == nil {

@@ -79,6 +79,10 @@ type GossipReceived struct {
 // MembersChanged is the set of live peers (self excluded) as the membership layer sees it now.
 type MembersChanged struct{ Live []string }
 
+// SyncRequested asks for a sync with origin now rather than at the next periodic one: an operator's reload (`lomuz
+// node` on SIGHUP, systemd's ExecReload) after a change in the panel. A sync in flight is not doubled.
+type SyncRequested struct{}
+
 // AudioKind mirrors the engine's event kinds the core reacts to.
 type AudioKind int
 
@@ -108,3 +112,4 @@ func (BlobsPresent) isEvent()   {}
 func (GossipReceived) isEvent() {}
 func (MembersChanged) isEvent() {}
 func (AudioEvent) isEvent()     {}
+func (SyncRequested) isEvent()  {}

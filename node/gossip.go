@@ -159,6 +159,9 @@ func (c *Core) afterMerge(ch crdt.Changes) {
 		c.rebuildFromState()
 		c.markDirty()
 	}
+	if len(ch.Records) > 0 || ch.Removed > 0 {
+		c.cat.changedAt = c.Interval().Now()
+	}
 	if ch.TimeFloor {
 		c.clock.ObserveRelayed(timeFromMS(ch.NewFloor.UnixMilli), c.now.Mono)
 		ts := c.clock.State(c.reading())

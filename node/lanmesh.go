@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,7 +21,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/lomuz/lomuz/origin/api"
 	"github.com/lomuz/lomuz/peer/discovery"
 	"github.com/lomuz/lomuz/peer/gossip"
 	"github.com/lomuz/lomuz/peer/transfer"
@@ -131,33 +131,34 @@ type LANMesh struct {
 	state   atomic.Pointer[[]byte]
 	dropped atomic.Uint64
 	directs chan struct{} // slots for direct sends in flight
+	keyPush chan struct{} // a key from origin: hand it to the peers
 
-	mu      sync.Mutex
-	p2p     map[string]string // device id -> libp2p peer id, from member metadata and discovery
-	served  map[string]int64  // device id (or "p2p:<id>") -> blob bytes served to it
-	epoch   uint32
-	primary []byte    // the key this node encrypts with
-	oldKey  []byte    // the previous key, accepted until keyDrop
-	keyDrop time.Time // zero: no old key installed
+	mu     sync.Mutex
+	p2p    map[string]string // device id -> libp2p peer id, from member metadata and discovery
+	served map[string]int64  // device id (or "p2p:<id>") -> blob bytes served to it
+	key    meshKey
 }
 
-// NewLANMesh binds the gossip and libp2p sockets for enrolled device en and serves blobs from blobs. Call Serve.
-func NewLANMesh(cfg LANMeshConfig, en Enrollment, blobs BlobOpener) (*LANMesh, error) {
+// NewLANMesh binds the gossip and libp2p sockets for enrolled device en and serves blobs from env.Blobs. Call
+// Serve.
+func NewLANMesh(cfg LANMeshConfig, en Enrollment, env MeshEnv) (*LANMesh, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if en.DeviceID == "" || len(en.Mesh.Key) == 0 || len(en.PeerKey) == 0 {
 		return nil, errors.New("node: mesh: the enrollment has no device id, mesh key or peer key")
 	}
-	m := &LANMesh{cfg: cfg, self: en.DeviceID, blobs: blobs, recv: make(chan GossipReceived, cfg.Inbox),
-		members: make(chan []string, 1), poke: make(chan struct{}, 1), p2p: map[string]string{}, epoch: en.Mesh.Epoch,
-		primary: slices.Clone(en.Mesh.Key),
-		directs: make(chan struct{}, maxDirectSends)}
+	m := &LANMesh{cfg: cfg, self: en.DeviceID, blobs: env.Blobs, recv: make(chan GossipReceived, cfg.Inbox),
+		members: make(chan []string, 1), poke: make(chan struct{}, 1), p2p: map[string]string{},
+		directs: make(chan struct{}, maxDirectSends), keyPush: make(chan struct{}, 1)}
+	m.key = meshKey{cur: en.Mesh, relayed: en.MeshFromPeer, origin: ed25519.PublicKey(en.OriginPublicKey),
+		save: env.SaveKey, asked: map[string]time.Time{}}
 	tc := cfg.Transfer
 	tc.ListenAddrs = []netip.AddrPort{netip.AddrPortFrom(cfg.Listen, uint16(cfg.TransferPort))}
 	tc.PrivateKey = en.PeerKey
 	tc.Open = m.open
 	tc.Served = m.onServed
+	tc.Exchange = m.exchangeKey
 	if tc.Log == nil {
 		tc.Log = cfg.Log
 	}
@@ -200,9 +201,9 @@ func NewLANMesh(cfg LANMeshConfig, en Enrollment, blobs BlobOpener) (*LANMesh, e
 }
 
 // LANMeshFactory returns a DeviceConfig.Mesh factory whose meshes are served until ctx ends.
-func LANMeshFactory(ctx context.Context, cfg LANMeshConfig) func(Enrollment, BlobOpener) (Mesh, error) {
-	return func(en Enrollment, blobs BlobOpener) (Mesh, error) {
-		m, err := NewLANMesh(cfg, en, blobs)
+func LANMeshFactory(ctx context.Context, cfg LANMeshConfig) func(Enrollment, MeshEnv) (Mesh, error) {
+	return func(en Enrollment, env MeshEnv) (Mesh, error) {
+		m, err := NewLANMesh(cfg, en, env)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +243,7 @@ func (m *LANMesh) Serve(ctx context.Context) error {
 		changes = m.disc.Changes()
 	}
 	m.peersChanged()
-	tick := time.NewTicker(time.Second) // key grace and static re-joins; bounded work per tick
+	tick := time.NewTicker(time.Second) // key grace and key hand-overs; bounded work per tick
 	defer tick.Stop()
 	var first error
 	for {
@@ -264,8 +265,11 @@ func (m *LANMesh) Serve(ctx context.Context) error {
 			m.peersChanged()
 		case <-m.poke:
 			m.membersChanged()
+		case <-m.keyPush:
+			m.handOverKey(ctx)
 		case <-tick.C:
 			m.dropOldKey(time.Now())
+			m.askForKey(ctx)
 		}
 	}
 }
@@ -425,36 +429,6 @@ func (m *LANMesh) SetAllowed(keys [][]byte) {
 	if err := m.t.SetAllowed(ids); err != nil {
 		m.cfg.Log.Warn("mesh: allow list", "err", err)
 	}
-}
-
-// SetKey implements Mesh: a newer epoch makes its key primary and keeps the previous one for KeyGrace.
-func (m *LANMesh) SetKey(k api.Mesh) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if k.Epoch <= m.epoch {
-		return nil
-	}
-	cur := m.primary
-	keys := [][]byte{k.Key, cur}
-	if err := m.g.SetKeys(keys); err != nil {
-		return err
-	}
-	m.epoch, m.oldKey, m.keyDrop = k.Epoch, cur, time.Now().Add(m.cfg.KeyGrace)
-	m.primary = slices.Clone(k.Key)
-	return nil
-}
-
-func (m *LANMesh) dropOldKey(now time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.keyDrop.IsZero() || now.Before(m.keyDrop) {
-		return
-	}
-	if err := m.g.SetKeys([][]byte{m.primary}); err != nil {
-		m.cfg.Log.Warn("mesh: dropping the rotated-out key", "err", err)
-		return
-	}
-	m.oldKey, m.keyDrop = nil, time.Time{}
 }
 
 // Source implements Mesh: blobs from peer (a device id) over libp2p.

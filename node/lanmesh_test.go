@@ -40,8 +40,11 @@ type loopNode struct {
 	pubKey []byte // libp2p-marshalled public key, as origin lists it
 }
 
+// loopOpt adjusts a loopback node's settings before it starts.
+type loopOpt func(*LANMeshConfig, *Enrollment, *MeshEnv)
+
 func newLoopNode(t *testing.T, ctx context.Context, id string, key []byte, static []netip.AddrPort,
-	blobs BlobOpener) loopNode {
+	blobs BlobOpener, opts ...loopOpt) loopNode {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -56,7 +59,11 @@ func newLoopNode(t *testing.T, ctx context.Context, id string, key []byte, stati
 	cfg.GossipPort, cfg.TransferPort = 0, 0
 	cfg.StaticPeers = static
 	cfg.Gossip.ProbeInterval, cfg.Gossip.RejoinInterval = 200*time.Millisecond, 300*time.Millisecond
-	m, err := NewLANMesh(cfg, en, blobs)
+	env := MeshEnv{Blobs: blobs}
+	for _, o := range opts {
+		o(&cfg, &en, &env)
+	}
+	m, err := NewLANMesh(cfg, en, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +220,7 @@ func TestLANMeshConfigRejects(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := NewLANMesh(DefaultLANMeshConfig(), Enrollment{}, mapBlobs{}); err == nil {
+	if _, err := NewLANMesh(DefaultLANMeshConfig(), Enrollment{}, MeshEnv{Blobs: mapBlobs{}}); err == nil {
 		t.Error("a config with nothing set was accepted")
 	}
 	if _, _, ok := decodeMeta([]byte("p2p=nonsense tport=7")); ok {

@@ -187,6 +187,17 @@ func (r *Runner) inject(ctx context.Context, ev Event) {
 	}
 }
 
+// RequestSync asks the loop for a sync with origin now (SyncRequested); safe from any goroutine. It reports false,
+// doing nothing, when the loop is too busy to take the request at once: the caller may ask again.
+func (r *Runner) RequestSync() bool {
+	select {
+	case r.injected <- SyncRequested{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // Counters returns the core's totals as of the loop's last iteration; safe from any goroutine.
 func (r *Runner) Counters() Counters {
 	r.counters.Lock()

@@ -33,8 +33,11 @@ type Status struct {
 	LastSyncError       string
 	Revoked             bool
 	Revision            uint64
-	Clock               trustedtime.Status
-	TrustedNow          time.Time
+	// CatalogChangedAt is the trusted time this node's catalog last changed, from origin or from a peer (zero: not
+	// since boot).
+	CatalogChangedAt time.Time
+	Clock            trustedtime.Status
+	TrustedNow       time.Time
 	// PendingSchedules counts schedule versions waiting for their files before they take over.
 	PendingSchedules int
 	// FreeDiskBytes is free space on the data disk, filled in by Run (-1 unknown): a full disk shows here first.
@@ -140,7 +143,7 @@ func (c *Core) Status() Status {
 		Device: c.cfg.Device, Store: c.cfg.Store, Zone: c.cfg.Zone,
 		NowPlaying: nowPlaying(c.play.current), Next: nowPlaying(c.play.next),
 		LastSyncAt: c.sync.okWall, LastSyncError: c.sync.lastErr, Revoked: c.sync.revoked,
-		Revision: c.state.Catalog().Watermark(), Clock: iv.Status(), TrustedNow: iv.Now(),
+		Revision: c.state.Catalog().Watermark(), CatalogChangedAt: c.cat.changedAt, Clock: iv.Status(), TrustedNow: iv.Now(),
 		Peers: append([]string(nil), c.mesh.list...), Counters: c.counters,
 	}
 	s.Cache = c.cacheStatus()

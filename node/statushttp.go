@@ -130,4 +130,5 @@ func (c *countersCollector) Collect(ch chan<- prometheus.Metric) {
 	for p, v := range tr.ServedTo {
 		bytes(descServed, v, p)
 	}
+	counter(descRejected, int(tr.RefusedConns), "peer_connection")
 }

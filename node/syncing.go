@@ -29,7 +29,10 @@ type syncStatus struct {
 	lastErr   string
 	revoked   bool
 	needFull  bool // the state hash disagreed: ask for everything
-	mesh      *api.Mesh
+	// mesh is the store's mesh key as origin last sent it in this life (nil: not yet: the first sync asks for it);
+	// wantMesh asks again, after a peer's device list showed a revocation.
+	mesh     *api.Mesh
+	wantMesh bool
 	// devicesRev and devices are the revision of the store's device list and its device ids as of this node's
 	// last successful sync (or the last list checked since).
 	devicesRev uint64
@@ -81,6 +84,7 @@ func (c *Core) tickSync() {
 	// revoked device until its next periodic sync, minutes later. Once per list, so an unreachable origin is not
 	// asked sooner than its backoff allows more than once.
 	if c.deviceRevokedOnPeer() {
+		c.sync.wantMesh = true
 		c.sched.syncNow(c.now.Mono)
 		c.logf(levelInfo, "a device was revoked on a peer's word: syncing for the new mesh key")
 	}
@@ -88,7 +92,7 @@ func (c *Core) tickSync() {
 		return
 	}
 	c.syncing = true
-	req := &api.SyncRequest{AppVersion: c.cfg.AppVersion}
+	req := &api.SyncRequest{AppVersion: c.cfg.AppVersion, WantMesh: c.sync.mesh == nil || c.sync.wantMesh}
 	if !c.sync.needFull {
 		req.Revision = c.state.Catalog().Watermark()
 		if req.Revision > 0 {
@@ -227,6 +231,9 @@ func (c *Core) onSync(r SyncResult) {
 		c.gossipDirty()
 		c.markDirty()
 	}
+	if m.Mesh != nil {
+		c.sync.wantMesh = false
+	}
 	if m.Mesh != nil && (c.sync.mesh == nil || m.Mesh.Epoch != c.sync.mesh.Epoch) {
 		mesh := *m.Mesh
 		c.sync.mesh = &mesh
@@ -312,7 +319,7 @@ func (c *Core) syncFailed(msg string, retryAfter time.Duration) {
 func (c *Core) afterOrigin(ch crdt.Changes) {
 	c.applyRecords(ch.Records)
 	if len(ch.Records) > 0 || ch.Removed > 0 {
-		c.cat.changed = true
+		c.cat.changed, c.cat.changedAt = true, c.Interval().Now()
 		c.gossipDirty()
 		c.markDirty()
 		c.sync.snapshotNow = true

@@ -23,6 +23,19 @@ type TransferStatus struct {
 	ServedTo    map[string]int64
 	// BadSources are peers dropped as sources because they served bytes that did not verify.
 	BadSources []string
+	// RefusedConns counts libp2p connections the gate closed because the peer is not in the store's signed device
+	// list (another store's device, a revoked one).
+	RefusedConns uint64
+	// MeshKeyEpoch is the epoch of the mesh key gossip is encrypted with; MeshKeyFromPeer says a peer handed it
+	// over (origin has not confirmed it to this node yet).
+	MeshKeyEpoch    uint32
+	MeshKeyFromPeer bool
+}
+
+// meshKeyReporter is what a Mesh with a transfer gate and a rotating key may also implement.
+type meshKeyReporter interface {
+	KeyStatus() (epoch uint32, fromPeer bool)
+	Refused() uint64
 }
 
 // servedCounter is what a Mesh that serves blobs may also implement: bytes served per peer device.
@@ -102,6 +115,10 @@ func (r *Runner) Transfer() TransferStatus {
 		for _, n := range st.ServedTo {
 			st.ServedBytes += n
 		}
+	}
+	if kr, ok := r.p.Mesh.(meshKeyReporter); ok {
+		st.MeshKeyEpoch, st.MeshKeyFromPeer = kr.KeyStatus()
+		st.RefusedConns = kr.Refused()
 	}
 	return st
 }

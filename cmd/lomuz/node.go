@@ -24,7 +24,7 @@ func init() {
 		Use:   "node",
 		Short: "Run a store node: one player for one sound zone",
 		Long: "Runs one player. On its first start it enrolls with origin using a one-time token (--token) and keeps\n" +
-			"its credentials in --data; later starts need only --data and --origin.",
+			"its credentials in --data; later starts need only --data and --origin. SIGHUP syncs with origin at once.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -41,6 +41,25 @@ func init() {
 				}
 				mesh.Log = cfg.Logger.With("part", "mesh")
 				cfg.Mesh = node.LANMeshFactory(ctx, mesh)
+			}
+			// SIGHUP (systemd's reload) syncs with origin now: a change made in the panel reaches the store at
+			// once instead of at the next periodic sync, and gossip spreads it from this node.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			cfg.OnReady = func(r *node.Runner) {
+				go func() {
+					for {
+						select {
+						case <-hup:
+							if !r.RequestSync() {
+								cfg.Logger.Warn("sync request dropped: the node is busy; send SIGHUP again")
+							}
+						case <-ctx.Done():
+							return
+						}
+					}
+				}()
 			}
 			return node.RunDevice(ctx, cfg)
 		},

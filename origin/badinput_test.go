@@ -128,6 +128,11 @@ func TestBadInput(t *testing.T) {
 				{"bad UUID in path", "GET", "/v1/stores/not-a-uuid", admin, "", nil, 400},
 				{"bad UUID in body", "POST", "/v1/playlists", admin, "", []byte(`{"name":"p","asset_ids":["123"]}`), 400},
 				{"bad UUID in query", "GET", "/v1/devices?store_id=zzz", admin, "", nil, 400},
+				{"bad UUID among asset ids", "GET", "/v1/assets?ids=" + f.asset.ID + ",zzz", admin, "", nil, 400},
+				{"too many asset ids", "GET", "/v1/assets?ids=" + strings.Repeat(f.asset.ID+",", api.MaxAssetIDs) + f.asset.ID, admin, "", nil, 400},
+				{"asset ids with a cursor", "GET", "/v1/assets?ids=" + f.asset.ID + "&cursor=" + f.asset.ID, admin, "", nil, 400},
+				{"asset ids twice", "GET", "/v1/assets?ids=" + f.asset.ID + "&ids=" + f.asset.ID, admin, "", nil, 400},
+				{"bad emergency filter", "GET", "/v1/assets?emergency=yes", admin, "", nil, 400},
 				{"inverted validity window", "POST", "/v1/assets", admin, "", []byte(`{"master_sha256":"` + f.asset.SHA256 +
 					`","kind":"spot","title":"t","valid_from":"` + future + `","valid_until":"` + past + `"}`), 400},
 				{"inverted date range", "POST", "/v1/schedules", admin, "", []byte(`{"scope":"store","store_id":"` + f.store.ID +

@@ -329,6 +329,7 @@ func isolationAttacks(t *testing.T, v victim, b bSide) []attack {
 	inBody("POST /v1/assets", "master_sha256", "sha", "/v1/assets", b.admin,
 		`{"master_sha256":"{ref}","kind":"music","title":"b"}`)
 	plain("GET /v1/assets", b.admin, "")
+	inQuery("GET /v1/assets", "ids", "asset")
 	inPath("GET /v1/assets/{id}", "asset", "reject", "")
 	inPath("PUT /v1/assets/{id}", "asset", "reject", asset)
 	inBody("PUT /v1/assets/{id}", "master_sha256", "sha", "/v1/assets/"+b.f.asset.ID, b.admin,

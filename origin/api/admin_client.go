@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 )
 
 // Admin client calls. Each returns a *Problem for a 4xx/5xx answer.
@@ -53,11 +55,21 @@ func (c *Client) ListAssets(ctx context.Context, cursor string, limit int) (Page
 // SearchAssets returns one page of the assets whose title, artist or ISRC contain text, ignoring case and
 // accents (text "" lists all). A page may hold fewer than limit assets and still have a Next: keep paging.
 func (c *Client) SearchAssets(ctx context.Context, text, cursor string, limit int) (Page[Asset], error) {
-	var p Page[Asset]
 	q := url.Values{}
 	if text != "" {
 		q.Set("q", text)
 	}
+	return c.listAssets(ctx, q, cursor, limit)
+}
+
+// EmergencyAssets returns one page of the emergency-eligible assets. Like a search, a page may hold fewer than
+// limit assets and still have a Next: keep paging.
+func (c *Client) EmergencyAssets(ctx context.Context, cursor string, limit int) (Page[Asset], error) {
+	return c.listAssets(ctx, url.Values{"emergency": {"true"}}, cursor, limit)
+}
+
+func (c *Client) listAssets(ctx context.Context, q url.Values, cursor string, limit int) (Page[Asset], error) {
+	var p Page[Asset]
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}
@@ -65,6 +77,25 @@ func (c *Client) SearchAssets(ctx context.Context, text, cursor string, limit in
 		q.Set("limit", fmt.Sprint(limit))
 	}
 	return p, c.Do(ctx, http.MethodGet, "/v1/assets?"+q.Encode(), nil, &p)
+}
+
+// MaxAssetIDs is how many ids origin answers in one GET /v1/assets?ids= (catalog.MaxAssetIDs).
+const MaxAssetIDs = 100
+
+// AssetsByIDs reads the assets among ids, MaxAssetIDs per call, in id order. Unknown ids (and ids of another
+// tenant, which origin does not tell apart) are left out.
+func (c *Client) AssetsByIDs(ctx context.Context, ids []string) ([]Asset, error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	var out []Asset
+	for chunk := range slices.Chunk(ids, MaxAssetIDs) {
+		var p Page[Asset]
+		q := url.Values{"ids": {strings.Join(chunk, ",")}}
+		if err := c.Do(ctx, http.MethodGet, "/v1/assets?"+q.Encode(), nil, &p); err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+	}
+	return out, nil
 }
 
 // Upload streams a master file (size bytes, sha256 declared) to origin, which verifies the digest and stores it

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 
@@ -36,6 +37,22 @@ func FoldSearch(s string) string {
 // SearchText is the text a query is looked for in: title, artist and ISRC joined by spaces, folded.
 func SearchText(title, artist, isrc string) string {
 	return FoldSearch(title + " " + artist + " " + isrc)
+}
+
+// MaxAssetIDs bounds the ids of one GetAssets call: 100 UUIDs are 3.7 KB, which still fits a URL.
+const MaxAssetIDs = 100
+
+// CheckAssetIDs validates the ids of one GetAssets call: at most MaxAssetIDs, each a UUID.
+func CheckAssetIDs(ids []string) error {
+	if len(ids) > MaxAssetIDs {
+		return fmt.Errorf("%w: %d asset ids, at most %d", ErrInvalid, len(ids), MaxAssetIDs)
+	}
+	for _, id := range ids {
+		if !ValidID(id) {
+			return fmt.Errorf("%w: asset id %q", ErrInvalid, id)
+		}
+	}
+	return nil
 }
 
 // CheckQuery validates a search text.

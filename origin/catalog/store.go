@@ -83,6 +83,9 @@ type Store interface {
 	GetAsset(ctx context.Context, tenantID, assetID string) (Asset, error)
 	// ListAssets pages the tenant's assets ordered by id.
 	ListAssets(ctx context.Context, tenantID string, o ListOptions) (AssetPage, error)
+	// GetAssets reads the tenant's assets among ids (at most MaxAssetIDs, each a UUID, else ErrInvalid), ordered by
+	// id, each once. An id that is unknown, or another tenant's, is left out: the answer does not tell them apart.
+	GetAssets(ctx context.Context, tenantID string, ids []string) ([]Asset, error)
 	// GetPlaylist returns one playlist or ErrNotFound.
 	GetPlaylist(ctx context.Context, tenantID, playlistID string) (Playlist, error)
 	// ListPlaylists lists the tenant's playlists ordered by id.

@@ -301,6 +301,8 @@ type ListOptions struct {
 	// accents (FoldSearch); empty keeps all; at most MaxQueryLen bytes. A page of a search may hold fewer than
 	// Limit assets with Next set: a backend that scans bounds the rows one call reads (search.go).
 	Query string
+	// Emergency, for ListAssets only, keeps the emergency-eligible assets; pages as for Query.
+	Emergency bool
 }
 
 // AssetPage is one page of assets ordered by id.

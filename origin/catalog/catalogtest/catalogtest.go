@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Assets", testAssets},
 		{"AssetPaging", testAssetPaging},
 		{"AssetSearch", testAssetSearch},
+		{"AssetsByIDs", testAssetsByIDs},
 		{"ZoneOverrides", testZoneOverrides},
 		{"Playlists", testPlaylists},
 		{"Schedules", testSchedules},

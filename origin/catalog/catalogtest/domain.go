@@ -2,6 +2,8 @@ package catalogtest
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lomuz/lomuz/origin/catalog"
@@ -338,6 +340,73 @@ func testAssetPaging(f *fx) {
 	}
 	_, err := f.s.ListAssets(f.ctx, ten, catalog.ListOptions{Cursor: "garbage"})
 	f.is(err, catalog.ErrInvalid, "bad cursor")
+}
+
+// testAssetsByIDs checks the batched read: the tenant's assets among the ids in id order, each once; another
+// tenant's ids left out exactly like unknown ones; the count and the form of the ids bounded. It also checks the
+// emergency filter of ListAssets, which the preview pairs with it.
+func testAssetsByIDs(f *fx) {
+	ten := f.tenant()
+	var mine []catalog.Asset
+	f.update(ten, func(tx catalog.Tx) error {
+		for i := 0; i < 5; i++ {
+			a := f.newAsset(ten)
+			a.EmergencyEligible = i%2 == 0
+			mine = append(mine, a)
+			if err := tx.PutAsset(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(mine, func(a, b catalog.Asset) int { return strings.Compare(a.ID, b.ID) })
+	other := f.asset(f.tenant())
+	ids := []string{mine[3].ID, other.ID, mine[0].ID, NewID(), mine[3].ID, mine[1].ID}
+	got, err := f.s.GetAssets(f.ctx, ten, ids)
+	f.is(err, nil, "get assets by ids")
+	f.same(got, []catalog.Asset{mine[0], mine[1], mine[3]}, "assets by ids")
+	withOther, err := f.s.GetAssets(f.ctx, ten, []string{mine[2].ID, other.ID})
+	f.is(err, nil, "get assets with another tenant's id")
+	withUnknown, err := f.s.GetAssets(f.ctx, ten, []string{mine[2].ID, NewID()})
+	f.is(err, nil, "get assets with an unknown id")
+	f.same(withOther, withUnknown, "another tenant's id answered unlike an unknown one")
+	f.same(withOther, []catalog.Asset{mine[2]}, "assets by ids with another tenant's")
+	got, err = f.s.GetAssets(f.ctx, other.TenantID, []string{mine[0].ID})
+	f.is(err, nil, "get assets of the other tenant")
+	f.same(len(got), 0, "another tenant's assets by ids")
+	got, err = f.s.GetAssets(f.ctx, ten, nil)
+	f.is(err, nil, "get no assets")
+	f.same(len(got), 0, "assets by no ids")
+
+	_, err = f.s.GetAssets(f.ctx, ten, []string{mine[0].ID, "123"})
+	f.is(err, catalog.ErrInvalid, "malformed id")
+	many := make([]string, catalog.MaxAssetIDs+1)
+	for i := range many {
+		many[i] = NewID()
+	}
+	_, err = f.s.GetAssets(f.ctx, ten, many)
+	f.is(err, catalog.ErrInvalid, "too many ids")
+	_, err = f.s.GetAssets(f.ctx, ten, many[:catalog.MaxAssetIDs])
+	f.is(err, nil, "as many ids as allowed")
+
+	var emerg []string
+	for cursor := ""; ; {
+		p, err := f.s.ListAssets(f.ctx, ten, catalog.ListOptions{Emergency: true, Cursor: cursor, Limit: 2})
+		f.is(err, nil, "list emergency assets")
+		for _, a := range p.Assets {
+			emerg = append(emerg, a.ID)
+		}
+		if cursor = p.Next; cursor == "" {
+			break
+		}
+	}
+	var want []string
+	for _, a := range mine {
+		if a.EmergencyEligible {
+			want = append(want, a.ID)
+		}
+	}
+	f.same(emerg, want, "emergency assets in id order")
 }
 
 func testPlaylists(f *fx) {

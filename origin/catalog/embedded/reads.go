@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -250,7 +251,7 @@ func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListO
 				p.Next = p.Assets[limit-1].ID
 				return false, nil
 			}
-			if needle != "" && scanned == catalog.MaxSearchScan {
+			if (needle != "" || o.Emergency) && scanned == catalog.MaxSearchScan {
 				// The scan budget is spent: a short page that continues after the last row read.
 				p.Next = string(k[len(prefix):])
 				return false, nil
@@ -260,13 +261,40 @@ func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListO
 			if err := decodeValue(v, &a); err != nil {
 				return false, err
 			}
-			if needle == "" || strings.Contains(catalog.SearchText(a.Title, a.Artist, a.ISRC), needle) {
+			if (needle == "" || strings.Contains(catalog.SearchText(a.Title, a.Artist, a.ISRC), needle)) &&
+				(!o.Emergency || a.EmergencyEligible) {
 				p.Assets = append(p.Assets, a)
 			}
 			return true, nil
 		})
 	})
 	return p, err
+}
+
+func (s *Store) GetAssets(ctx context.Context, tenantID string, ids []string) ([]catalog.Asset, error) {
+	if err := catalog.CheckAssetIDs(ids); err != nil {
+		return nil, err
+	}
+	if !catalog.ValidID(tenantID) {
+		return nil, nil
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	var out []catalog.Asset
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		out = out[:0]
+		for _, id := range ids {
+			var a catalog.Asset
+			ok, err := getJSON(txn, entityKey(tenantID, kindAsset, id), &a)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = append(out, a)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (s *Store) GetPlaylist(ctx context.Context, tenantID, playlistID string) (catalog.Playlist, error) {

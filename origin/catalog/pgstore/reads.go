@@ -192,14 +192,18 @@ func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListO
 		return p, err
 	}
 	limit := catalog.ClampLimit(o.Limit)
-	sql, args := `SELECT `+assetCols+` FROM assets WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
-		ORDER BY id LIMIT $3`, []any{tenantID, nullID(o.Cursor), limit + 1}
+	where := `tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)`
+	if o.Emergency {
+		where += ` AND emergency_eligible`
+	}
+	sql, args := `SELECT `+assetCols+` FROM assets WHERE `+where+` ORDER BY id LIMIT $3`,
+		[]any{tenantID, nullID(o.Cursor), limit + 1}
 	if o.Query != "" {
 		// The expression is the one the trigram index of migration 00005 is built on. The statement is sent with
 		// its values inlined (pgx quotes them; the simple protocol): only with the pattern known when planning does
 		// PostgreSQL see how few rows match and use the index; a cached generic plan, its pattern unknown, walks
 		// the primary key in id order folding every title (~1 s at 50,000 assets, against ~10 ms).
-		sql = `SELECT ` + assetCols + ` FROM assets WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+		sql = `SELECT ` + assetCols + ` FROM assets WHERE ` + where + `
 			AND lomuz_fold(title || ' ' || artist || ' ' || isrc) LIKE '%' || lomuz_fold($4) || '%' ESCAPE '\'
 			ORDER BY id LIMIT $3`
 		args = append([]any{pgx.QueryExecModeSimpleProtocol}, append(args, likeEscape(o.Query))...)
@@ -214,6 +218,17 @@ func (s *Store) ListAssets(ctx context.Context, tenantID string, o catalog.ListO
 	}
 	p.Assets = as
 	return p, nil
+}
+
+func (s *Store) GetAssets(ctx context.Context, tenantID string, ids []string) ([]catalog.Asset, error) {
+	if err := catalog.CheckAssetIDs(ids); err != nil {
+		return nil, err
+	}
+	if !catalog.ValidID(tenantID) || len(ids) == 0 {
+		return nil, nil
+	}
+	return list(ctx, s, scanAsset, `SELECT `+assetCols+` FROM assets WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+		ORDER BY id`, tenantID, ids)
 }
 
 // likeEscape quotes LIKE's wildcards, so a search for "100%" looks for the text.

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -172,5 +173,26 @@ func TestScheduleValidation(t *testing.T) {
 	}
 	if _, err := ParseDate("2026-13-01"); err == nil {
 		t.Error("ParseDate accepted month 13")
+	}
+}
+
+// TestScheduledPlaylists lists the playlists of the schedules in the zone's scope, spot rules' included, and
+// none of a schedule scoped to another store or zone.
+func TestScheduledPlaylists(t *testing.T) {
+	s := newSel(t, "UTC")
+	sched(t, s, Schedule{ID: "tenant", PlaylistID: "pl-tenant", Spots: []SpotRule{{PlaylistID: "pl-spots", EveryNTracks: 3}}})
+	sched(t, s, Schedule{ID: "store", Store: "store-1", PlaylistID: "pl-store", Spots: []SpotRule{{PlaylistID: "pl-spots", EveryNTracks: 5}}})
+	sched(t, s, Schedule{ID: "zone", Store: "store-1", Zone: "zone-1", PlaylistID: "pl-zone"})
+	sched(t, s, Schedule{ID: "other-zone", Store: "store-1", Zone: "zone-2", PlaylistID: "pl-other-zone"})
+	sched(t, s, Schedule{ID: "other-store", Store: "store-2", PlaylistID: "pl-other-store",
+		Spots: []SpotRule{{PlaylistID: "pl-other-spots", EveryNTracks: 2}}})
+	got := s.ScheduledPlaylists()
+	want := []string{"pl-spots", "pl-store", "pl-tenant", "pl-zone"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ScheduledPlaylists() = %q, want %q", got, want)
+	}
+	s.RemoveSchedule("zone")
+	if got := s.ScheduledPlaylists(); slices.Contains(got, "pl-zone") {
+		t.Errorf("after removing the zone schedule: %q", got)
 	}
 }

@@ -523,6 +523,21 @@ func (s *Selector) compile() {
 	})
 }
 
+// ScheduledPlaylists returns the ids of the playlists the zone's schedules name (each schedule's playlist and its
+// spot rules'), sorted, each once: with the emergency-eligible assets, the only assets Next can choose from. A
+// caller that loads a catalog piecemeal (the director's panel preview) loads these playlists' assets.
+func (s *Selector) ScheduledPlaylists() []string {
+	var out []string
+	for i := range s.scheds {
+		out = append(out, s.scheds[i].s.PlaylistID)
+		for _, sp := range s.scheds[i].s.Spots {
+			out = append(out, sp.PlaylistID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // Active returns the schedule that resolves at instant t (the schedule "now"), or false when none does.
 func (s *Selector) Active(t time.Time) (Schedule, bool) {
 	if c := s.resolve(toLocal(t, s.loc)); c != nil {

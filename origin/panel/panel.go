@@ -62,8 +62,8 @@ type Config struct {
 	OnlineWindow time.Duration
 	// PageSize is the rows per page of every list, within [10, 500].
 	PageSize int
-	// SearchScan bounds how many assets the preview reads from origin (it plans over the whole library, in pages
-	// of 10,000; searches use origin's own). 100,000 covers the 50,000-asset target with margin.
+	// SearchScan bounds how many emergency-eligible assets the preview reads from origin when its plan falls
+	// back (in pages of 10,000; searches use origin's own). 100,000 covers the 50,000-asset target with margin.
 	SearchScan int
 	// MaxCSVRows bounds one proof-of-play export.
 	MaxCSVRows int

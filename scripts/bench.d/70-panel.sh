@@ -19,8 +19,9 @@ echo
 echo "50,000 assets, 1,000 devices in 100 stores; pages of 50 rows. Wall-clock per page on a shared 2-core machine,"
 echo "server and client in one process, on the embedded catalog; rows marked PostgreSQL are the library on"
 echo "PostgreSQL's catalog (same 50,000 assets, no devices). Library search is origin's (GET /v1/assets?q=): a"
-echo "trigram index on PostgreSQL, a scan bounded per call on the embedded catalog. The preview reads every asset"
-echo "from origin's API, so it costs about 1,000 baseline pages."
+echo "trigram index on PostgreSQL, a scan bounded per call on the embedded catalog. The preview reads only the assets"
+echo "of the playlists the zone's schedules name (100 ids per API call), and the emergency-eligible ones only when its"
+echo "plan falls back; here one playlist, no fallback."
 echo
 awk '
 /^Benchmark(Panel|LibrarySearchPostgres)\/[A-Za-z0-9_]+-[0-9]+ / {

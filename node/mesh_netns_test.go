@@ -684,6 +684,11 @@ func testPullerKilled(ctx context.Context, t *testing.T, s *storeLab, pl api.Pla
 	deadline := time.Now().Add(60 * time.Second)
 	for got < size*15/100 {
 		if time.Now().After(deadline) {
+			for i, st := range s.statuses(ctx) {
+				t.Logf("node %s: sync %v %q, revision %d, cache %+v, pending schedules %d, peers %v, downloads %+v",
+					i[:8], st.LastSyncAt, st.LastSyncError, st.Revision, st.Cache, st.PendingSchedules, st.Peers,
+					st.Downloads)
+			}
 			t.Fatalf("node %d never pulled 15%% of the big file (at %d bytes)", puller, got)
 		}
 		if st, err := s.status(ctx, puller); err == nil {

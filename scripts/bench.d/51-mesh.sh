@@ -22,6 +22,8 @@ fi
 go test -c -o "$tmp/node.test" ./node >&2
 for i in $(seq 1 "$count"); do
   LOMUZ_MESH_FIGURES="$tmp/run$i.json" "$tmp/node.test" -test.run '^TestMeshNetns$' -test.count 1 >"$tmp/run$i.log" 2>&1 || {
+    # The test's own lines first (the failure among them), then the end of the processes' logs it printed.
+    grep -E '^[[:space:]]+mesh_[a-z_]+_test\.go:[0-9]+: ' "$tmp/run$i.log" | grep -v ' log of ' | tail -40 >&2
     tail -50 "$tmp/run$i.log" >&2
     echo "Run $i failed; see stderr."
     exit 1

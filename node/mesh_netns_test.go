@@ -712,6 +712,10 @@ func testPullerKilled(ctx context.Context, t *testing.T, s *storeLab, pl api.Pla
 	t.Logf("c: node %d killed at %d of %d bytes after %v; all live nodes held it after %v; uplink %.3fx the file",
 		puller, got, size, killed.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond), amp)
 	if amp > 1.3 {
+		for dev, st := range s.statuses(ctx) {
+			t.Logf("node %s: from the cloud %d bytes (%d blobs), from peers %v, bad sources %v", dev[:8],
+				st.Transfer.FromCloudBytes, st.Counters.BlobsFromCloud, st.Transfer.FromPeer, st.Transfer.BadSources)
+		}
 		t.Fatalf("uplink carried %.3fx the file, want <= 1.3x", amp)
 	}
 }

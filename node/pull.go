@@ -140,19 +140,18 @@ func decidePull(in pullInput) pullDecision {
 	if busy := movingPuller(in); busy != "" {
 		return pullDecision{Action: pullWait, Source: busy}
 	}
-	// Candidates are the live nodes with an uplink in rendezvous order, less those that served bad bytes (not
-	// trusted to pull for the store either). The top one owns the pull for StartGrace after the need is known.
+	// Candidates are the live nodes with an uplink in rendezvous order, those that served this node bad bytes
+	// included: which peers served whom bad bytes is each node's own knowledge, and a node that left one out would
+	// rank the rest differently from the store, so two nodes would pull at once (and the rightful one, seeing the
+	// other move, would wait). A bad source's cloud pull is fine for the store (its bytes come from the cloud and it
+	// hashes them); this node just never fetches from it, and takes its own turn to pull once the distrusted
+	// holder is the only one. The top one owns the pull for StartGrace after the need is known.
 	// Past that (it was busy, dead, or dropped as a source), turns go round the candidates in slots of
 	// StartGrace of trusted time, which the store's nodes share within their clock error: one owner at a time
 	// hands the pull to exactly one next node instead of every free node at once. A node pulls only inside the
 	// middle of its slot (turnGuard from each edge), so nodes whose clocks disagree by less than that never
 	// both own a slot.
-	var ranked []string
-	for _, id := range rankPullers(in.Blob, in.Uplinked) {
-		if id == in.Self || !in.BadSources[id] {
-			ranked = append(ranked, id)
-		}
-	}
+	ranked := rankPullers(in.Blob, in.Uplinked)
 	if len(ranked) == 0 || in.StartGrace <= 0 {
 		return pullDecision{Action: pullWait}
 	}
@@ -205,11 +204,11 @@ func largestPartial(in pullInput, ranked []string) string {
 const turnGuard = time.Second
 
 // outranked reports whether a live peer that ranks above this node for the blob is fetching it with progress: of two
-// concurrent cloud pulls, every node agrees which one keeps going.
+// concurrent cloud pulls, every node agrees which one keeps going (bad sources count: see decidePull).
 func outranked(in pullInput) bool {
 	self := pullScore(in.Blob, in.Self)
 	for id, pb := range in.Peers {
-		if id == in.Self || in.BadSources[id] || !pb.Fetching || in.Now-pb.Progress >= in.StallAfter {
+		if id == in.Self || !pb.Fetching || in.Now-pb.Progress >= in.StallAfter {
 			continue
 		}
 		if s := pullScore(in.Blob, id); s > self || (s == self && id < in.Self) {
@@ -219,11 +218,12 @@ func outranked(in pullInput) bool {
 	return false
 }
 
-// movingPuller is a peer (lowest id first) fetching the blob with progress seen within StallAfter, or "".
+// movingPuller is a peer (lowest id first) fetching the blob with progress seen within StallAfter, or "" (bad sources
+// count: see decidePull).
 func movingPuller(in pullInput) string {
 	var out string
 	for id, pb := range in.Peers {
-		if id == in.Self || in.BadSources[id] || !pb.Fetching || in.Now-pb.Progress >= in.StallAfter {
+		if id == in.Self || !pb.Fetching || in.Now-pb.Progress >= in.StallAfter {
 			continue
 		}
 		if out == "" || id < out {

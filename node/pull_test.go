@@ -112,11 +112,21 @@ func TestDecidePull(t *testing.T) {
 		{"held on LAN: fetch from peer", third, func(in *pullInput) {
 			in.Peers[first] = peerBlob{Held: true}
 		}, pullDecision{Action: pullFromPeer, Source: first}},
-		{"bad source is never used", third, func(in *pullInput) {
+		{"bad source is never fetched from: the turns go on", third, func(in *pullInput) {
 			in.Peers[first] = peerBlob{Held: true}
 			in.BadSources[first] = true
-			in.Since = 85 * time.Second // the bad source is out of the turns: the second turn is third's
+			in.Since = 85 * time.Second // past the top's grace: slot 1 is second's, as every node agrees
+		}, pullDecision{Action: pullWait, Source: second}},
+		{"bad source held: this node pulls in its own turn", third, func(in *pullInput) {
+			in.Peers[first] = peerBlob{Held: true}
+			in.BadSources[first] = true
+			in.Since, in.TrustedMS = 75*time.Second, 25_000
 		}, pullDecision{Action: pullFromCloud}},
+		{"a bad source's cloud pull with progress is waited for", third, func(in *pullInput) {
+			in.Since = 0
+			in.Peers[first] = peerBlob{Fetching: true, Bytes: 10, Progress: 95 * time.Second}
+			in.BadSources[first] = true
+		}, pullDecision{Action: pullWait, Source: first}},
 		{"no uplink anywhere: wait", "z", func(in *pullInput) { in.Uplinked = nil },
 			pullDecision{Action: pullWait}},
 		{"top dead (not live): next pulls", second, func(in *pullInput) {
@@ -164,6 +174,35 @@ func TestDecidePullElectsExactlyOne(t *testing.T) {
 		}
 		if pullers != 1 {
 			t.Fatalf("blob %s: %d cloud pullers, want 1", blob, pullers)
+		}
+	}
+}
+
+// Which peers served bad bytes is each node's own knowledge: a node that distrusts the top-ranked one (or any other)
+// still elects the same single puller as the rest, before and after the top's grace.
+func TestDecidePullOnePullerDespiteDistrust(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
+	for i := range 300 {
+		blob := fmt.Sprintf("blob-%d", i)
+		rank := rankPullers(blob, nodes)
+		for _, since := range []time.Duration{99 * time.Second, 0} {
+			pullers := 0
+			for j, self := range nodes {
+				bad := map[string]bool{}
+				if j%2 == 0 { // half the nodes were served bad bytes by the top and by the third
+					bad[rank[0]], bad[rank[2]] = true, true
+				}
+				d := decidePull(pullInput{Blob: blob, Self: self, Now: 100 * time.Second, Since: since,
+					TrustedMS: int64(i)*7_919%1_000_000/10_000*10_000 + 5_000, Uplinked: nodes,
+					Peers: map[string]peerBlob{}, BadSources: bad, StartGrace: 10 * time.Second,
+					StallAfter: 30 * time.Second})
+				if d.Action == pullFromCloud {
+					pullers++
+				}
+			}
+			if pullers != 1 {
+				t.Fatalf("blob %s, need known since %v: %d cloud pullers, want 1", blob, since, pullers)
+			}
 		}
 	}
 }

@@ -3,11 +3,10 @@
 # (node/mesh_netns_test.go). Reports the uplink amplification of one pull of 20 large files (kernel byte counters of
 # the uplink), the time for the mesh to form by mDNS alone, the time for every node to hold every file, the time
 # from one node having a changed playlist record to all having it, and from a playlist change to every node holding
-# the new record and file; also the uplink bytes per blob byte the
-# nodes count from the cloud, the time for a node to get a blob elsewhere after a peer served it bad bytes, and the
-# time from a device's revocation to it being out of every gate list and of gossip. Needs root; prints a markdown
-# section.
-# BENCH_COUNT sets the runs (default 3); each takes about 4 minutes.
+# the new record and file; also the uplink bytes per blob byte the nodes count from the cloud, the time for a node to
+# get a blob elsewhere after a peer served it bad bytes, and the time from a device's revocation to it being out of
+# every gate list and of gossip. Needs root; prints a markdown section.
+# BENCH_COUNT sets the passing runs wanted (default 3, at most twice as many attempts); each takes about 2-3 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 count="${BENCH_COUNT:-3}"
@@ -20,20 +19,41 @@ if [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 go test -c -o "$tmp/node.test" ./node >&2
-for i in $(seq 1 "$count"); do
-  LOMUZ_MESH_FIGURES="$tmp/run$i.json" "$tmp/node.test" -test.run '^TestMeshNetns$' -test.count 1 >"$tmp/run$i.log" 2>&1 || {
-    # The test's own lines first (the failure among them), then the end of the processes' logs it printed.
-    grep -E '^[[:space:]]+mesh_[a-z_]+_test\.go:[0-9]+: ' "$tmp/run$i.log" | grep -v ' log of ' | tail -40 >&2
-    tail -50 "$tmp/run$i.log" >&2
-    echo "Run $i failed; see stderr."
-    exit 1
-  }
+# Runs until count of them pass, at most twice count attempts: a failed run is reported (its failing line) and its
+# figures are not used, since the test writes them only once every check passed.
+passed=0 attempts=0 failures=""
+while [ "$passed" -lt "$count" ] && [ "$attempts" -lt $((count * 2)) ]; do
+  attempts=$((attempts + 1))
+  if LOMUZ_MESH_FIGURES="$tmp/run$((passed + 1)).json" "$tmp/node.test" -test.run '^TestMeshNetns$' -test.count 1 \
+    >"$tmp/attempt$attempts.log" 2>&1; then
+    passed=$((passed + 1))
+    continue
+  fi
+  # The test's own lines first (the failure among them), then the end of the processes' logs it printed.
+  grep -E '^[[:space:]]+mesh_[a-z_]+_test\.go:[0-9]+: ' "$tmp/attempt$attempts.log" | grep -v ' log of ' | tail -40 >&2
+  tail -50 "$tmp/attempt$attempts.log" >&2
+  why="$(grep -E '^[[:space:]]+mesh_[a-z_]+_test\.go:[0-9]+: ' "$tmp/attempt$attempts.log" | grep -v ' log of ' | tail -1 |
+    sed -E 's/^[[:space:]]+//')"
+  failures="${failures}- attempt ${attempts}: ${why}"$'\n'
 done
-echo "${count} runs of node/TestMeshNetns (20 WAV files, 45.9 MB, uploaded untranscoded). Amplification = bytes the"
-echo "gateway received on the uplink / unique blob bytes. The baseline is the naive store, where each node pulls every"
-echo "file itself: N x the unique bytes (computed from N, not run). The change time is one sample per run (a playlist"
-echo "edit fetched by one rebooting node, spread by gossip, its file pulled once and shared): with ${count} runs the"
-echo "p99 is the worst run."
+if [ "$passed" -eq 0 ]; then
+  echo "Every run failed:"
+  echo
+  printf '%s' "$failures"
+  exit 1
+fi
+count=$passed
+echo "${count} passing runs of node/TestMeshNetns out of ${attempts} (20 WAV files, 45.9 MB, uploaded untranscoded)."
+echo "Amplification = bytes the gateway received on the uplink / unique blob bytes. The baseline is the naive store,"
+echo "where each node pulls every file itself: N x the unique bytes (computed from N, not run). The change times are one"
+echo "sample per run (a playlist edit synced by one node on request, spread by gossip, its file pulled once and"
+echo "shared): with ${count} runs the p99 is the worst run."
+if [ -n "$failures" ]; then
+  echo
+  echo "Failed runs (their figures are not used):"
+  echo
+  printf '%s' "$failures"
+fi
 echo
 python3 - "$tmp" "$count" <<'PY'
 import json, sys

@@ -46,7 +46,10 @@ type blobState struct {
 	order    []string // needed blobs, best priority first, then sha
 	fetching map[string]*inflight
 	urls     map[string]string // from manifests' downloads
-	bad      map[string]bool   // peers that served bad bytes
+	// bad holds, per blob, the peers that served bad bytes of it: never a source of that blob again. Per blob, not
+	// per peer: a corrupt file on one peer's disk says nothing about its other files, and a peer distrusted for
+	// everything would leave this node pulling every blob it alone could not get elsewhere from the cloud.
+	bad map[string]map[string]bool
 	progress map[string]peerObs
 	partial  map[string]uint64 // bytes a stopped fetch of this node left on disk
 	pins     []string
@@ -57,7 +60,7 @@ func (b *blobState) init() {
 	b.needs = map[string]*need{}
 	b.fetching = map[string]*inflight{}
 	b.urls = map[string]string{}
-	b.bad = map[string]bool{}
+	b.bad = map[string]map[string]bool{}
 	b.progress = map[string]peerObs{}
 	b.partial = map[string]uint64{}
 }
@@ -254,7 +257,7 @@ func (c *Core) redirectFetches(uplinked []string, nowMS int64) {
 			continue
 		}
 		stalled := c.now.Mono-f.moved >= c.cfg.StallAfter
-		lost := f.peer != "" && (!c.mesh.live[f.peer] || c.blobs.bad[f.peer])
+		lost := f.peer != "" && (!c.mesh.live[f.peer] || c.blobs.bad[sha][f.peer])
 		if f.peer != "" && !stalled && !lost {
 			continue
 		}
@@ -364,7 +367,7 @@ func (c *Core) pullInput(n *need, uplinked []string, nowMS int64) pullInput {
 		peers[p] = pb
 	}
 	return pullInput{Blob: n.sha, Self: c.cfg.Device, SelfBytes: int64(c.blobs.partial[n.sha]), Now: c.now.Mono, Since: n.since, TrustedMS: nowMS, Uplinked: uplinked,
-		Peers: peers, BadSources: c.blobs.bad, StartGrace: c.cfg.StartGrace, StallAfter: c.cfg.StallAfter}
+		Peers: peers, BadSources: c.blobs.bad[n.sha], StartGrace: c.cfg.StartGrace, StallAfter: c.cfg.StallAfter}
 }
 
 // progressEvery bounds how often fetch progress is gossiped: enough for peers' stall detection (StallAfter is
@@ -412,7 +415,10 @@ func (c *Core) onFetch(e FetchResult) {
 		c.stopFetch(e.SHA256)
 		c.counters.FetchFailures++
 		if e.BadBytes && e.Peer != "" {
-			c.blobs.bad[e.Peer] = true
+			if c.blobs.bad[e.SHA256] == nil {
+				c.blobs.bad[e.SHA256] = map[string]bool{}
+			}
+			c.blobs.bad[e.SHA256][e.Peer] = true
 			c.logf(levelWarn, "peer served bad bytes; dropped as a source", "peer", e.Peer, "sha256", e.SHA256)
 		} else if e.Err != nil {
 			c.logf(levelInfo, "fetch failed", "sha256", e.SHA256, "peer", e.Peer, "err", e.Err)

@@ -171,10 +171,13 @@ func (c *Core) Status() Status {
 	for _, d := range c.cat.devices.Devices {
 		s.Devices = append(s.Devices, d.DeviceID)
 	}
-	for p := range c.blobs.bad {
-		s.Transfer.BadSources = append(s.Transfer.BadSources, p)
+	for _, peers := range c.blobs.bad {
+		for p := range peers {
+			s.Transfer.BadSources = append(s.Transfer.BadSources, p)
+		}
 	}
 	slices.Sort(s.Transfer.BadSources)
+	s.Transfer.BadSources = slices.Compact(s.Transfer.BadSources)
 	s.PendingSchedules = c.pendingSchedules()
 	s.CoveredUntil = c.coveredUntilWithin(iv.Now(), coverHorizon)
 	return s

@@ -21,7 +21,7 @@ type TransferStatus struct {
 	// membership or discovery record names yet is listed as "p2p:<libp2p id>").
 	ServedBytes int64
 	ServedTo    map[string]int64
-	// BadSources are peers dropped as sources because they served bytes that did not verify.
+	// BadSources are peers dropped as sources of a blob because they served bytes of it that did not verify.
 	BadSources []string
 	// RefusedConns counts libp2p connections the gate closed because the peer is not in the store's signed device
 	// list (another store's device, a revoked one).

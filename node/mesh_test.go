@@ -169,3 +169,28 @@ func TestMeshTakesOverFromAStalledPuller(t *testing.T) {
 		t.Fatalf("want exactly one takeover by another node, got %v", pullers)
 	}
 }
+
+// A peer that served bad bytes of one blob is no source of that blob again, and is still one for the others: a corrupt
+// file on its disk says nothing about the rest.
+func TestBadBytesDistrustThePeerForThatBlobOnly(t *testing.T) {
+	sig := newSigner(t)
+	a, b := sig.asset("a", "A", nil), sig.asset("b", "B", nil)
+	sig.allDay(sig.playlist(a, b))
+	h := newHarness(t, sig, nil)
+	h.answer(h.tick())
+	h.advance(time.Second) // the needs are worked out on the tick after the catalog changed
+	h.step(FetchResult{SHA256: a.SHA256, Kind: FetchFailed, Peer: "peer-x", BadBytes: true})
+	na, nb := h.c.blobs.needs[a.SHA256], h.c.blobs.needs[b.SHA256]
+	if na == nil || nb == nil {
+		t.Fatal("the playlist's blobs are not needed")
+	}
+	if in := h.c.pullInput(na, nil, 0); !in.BadSources["peer-x"] {
+		t.Fatal("the peer that served bad bytes of a is still a source of a")
+	}
+	if in := h.c.pullInput(nb, nil, 0); in.BadSources["peer-x"] {
+		t.Fatal("the peer that served bad bytes of a is no longer a source of b")
+	}
+	if st := h.c.Status(); len(st.Transfer.BadSources) != 1 || st.Transfer.BadSources[0] != "peer-x" {
+		t.Fatalf("status bad sources %v", st.Transfer.BadSources)
+	}
+}

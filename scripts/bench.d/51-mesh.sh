@@ -70,9 +70,9 @@ print(f"| new nodes discovered (all {N} see all), s | {med(formed):.2f} | {max(f
 print(f"| all files on all nodes, s | {med(held):.1f} | {max(held):.1f} | - | - |")
 spread = col("record_spread_s")
 print(f"| catalog change: first node has the record -> all {N} have it, s | {med(spread):.2f} | {max(spread):.2f} | p99 <= 2 | - |")
-print(f"| catalog change -> all nodes hold it and its file (from a reboot to sync it), s | {med(change):.1f} | {max(change):.1f} | - | - |")
+print(f"| catalog change -> all nodes hold it and its file (one node asked to sync), s | {med(change):.1f} | {max(change):.1f} | - | - |")
 per, bad, out = col("uplink_per_counted_byte"), col("corrupt_peer_s"), col("revoked_out_s")
 print(f"| uplink bytes / blob bytes the nodes count from the cloud | {med(per):.4f} | {max(per):.4f} | - | - |")
 print(f"| peer served bad bytes -> blob from another peer (from the restart), s | {med(bad):.1f} | {max(bad):.1f} | - | - |")
-print(f"| device revoked -> out of every gate list and of gossip (one node rebooted to sync; key grace {runs[0]['key_grace_s']:.0f} s), s | {med(out):.1f} | {max(out):.1f} | - | - |")
+print(f"| device revoked -> out of every gate list and of gossip (one node asked to sync; key grace {runs[0]['key_grace_s']:.0f} s), s | {med(out):.1f} | {max(out):.1f} | - | - |")
 PY

@@ -49,7 +49,7 @@ type blobState struct {
 	// bad holds, per blob, the peers that served bad bytes of it: never a source of that blob again. Per blob, not
 	// per peer: a corrupt file on one peer's disk says nothing about its other files, and a peer distrusted for
 	// everything would leave this node pulling every blob it alone could not get elsewhere from the cloud.
-	bad map[string]map[string]bool
+	bad      map[string]map[string]bool
 	progress map[string]peerObs
 	partial  map[string]uint64 // bytes a stopped fetch of this node left on disk
 	pins     []string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lomuz/lomuz/origin/api"
 	"github.com/lomuz/lomuz/player/schedule"
+	"github.com/lomuz/lomuz/player/trustedtime"
 )
 
 func audioOf(t *testing.T, r Ready) PlayCommand {
@@ -290,4 +291,21 @@ func TestSyncRequestedSyncsNow(t *testing.T) {
 		t.Fatal("a second sync while one is in flight")
 	}
 	h.answer(r)
+}
+
+// Preparing a track that starts later shifts the trusted interval to its start; an unknown upper bound (the wall
+// clock was set back below the floor) must stay unknown, so that assets with an end date stay paused. Shifted as a
+// zero time it read as year 1 and let a spot past its valid_until play (simulator swarm seed 741).
+func TestShiftedKeepsAnUnknownBoundUnknown(t *testing.T) {
+	iv := trustedtime.Interval{Lo: epoch, Wall: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := shifted(iv, 3*time.Minute)
+	if !s.Hi.IsZero() || !s.Lo.Equal(epoch.Add(3*time.Minute)) {
+		t.Fatalf("shifted interval %+v", s)
+	}
+	if s.Eligible(time.Time{}, epoch.Add(time.Hour)) {
+		t.Fatal("an asset with an end date is eligible with no upper bound on true time")
+	}
+	if !s.Eligible(time.Time{}, time.Time{}) {
+		t.Fatal("an asset without a window is not eligible")
+	}
 }

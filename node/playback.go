@@ -55,9 +55,19 @@ func levelString(l schedule.Level) string {
 	return crdt.FallbackSilence
 }
 
-// shifted is the trusted interval d from now: selection checks the window over the whole future play.
+// shifted is the trusted interval d from now: selection checks the window over the whole future play. An unknown
+// bound (zero) stays unknown: shifted, it would read as a date in year 1, and an unknown upper bound that became
+// "year 1" would make every asset with an end date eligible while the clock cannot be trusted.
 func shifted(iv trustedtime.Interval, d time.Duration) trustedtime.Interval {
-	iv.Lo, iv.Hi, iv.Wall = iv.Lo.Add(d), iv.Hi.Add(d), iv.Wall.Add(d)
+	if !iv.Lo.IsZero() {
+		iv.Lo = iv.Lo.Add(d)
+	}
+	if !iv.Hi.IsZero() {
+		iv.Hi = iv.Hi.Add(d)
+	}
+	if !iv.Wall.IsZero() {
+		iv.Wall = iv.Wall.Add(d)
+	}
 	return iv
 }
 

@@ -137,11 +137,7 @@ func enroll(ctx context.Context, st *store.Store, client *api.Client, cfg Device
 		if _, priv, err = ed25519.GenerateKey(rand.Reader); err != nil {
 			return e, err
 		}
-		b, err := json.Marshal(Enrollment{PeerKey: priv})
-		if err != nil {
-			return e, err
-		}
-		if err := st.SetEnrollment(b); err != nil {
+		if err := saveEnrollment(st, Enrollment{PeerKey: priv}); err != nil {
 			return e, err
 		}
 	}
@@ -163,11 +159,16 @@ func enroll(ctx context.Context, st *store.Store, client *api.Client, cfg Device
 		return e, fmt.Errorf("node: enrollment: %w", err)
 	}
 	e = Enrollment{EnrollResponse: resp, PeerKey: priv}
+	return e, saveEnrollment(st, e)
+}
+
+// saveEnrollment keeps e durably: at enrollment, and whenever the mesh key rotates.
+func saveEnrollment(st *store.Store, e Enrollment) error {
 	b, err := json.Marshal(e)
 	if err != nil {
-		return e, err
+		return err
 	}
-	return e, st.SetEnrollment(b)
+	return st.SetEnrollment(b)
 }
 
 // openSink opens the audio output named by spec.
@@ -299,11 +300,7 @@ func RunDevice(ctx context.Context, cfg DeviceConfig) error {
 		save := func(m api.Mesh, fromPeer bool) error {
 			e := en
 			e.Mesh, e.MeshFromPeer = m, fromPeer
-			b, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			return st.SetEnrollment(b)
+			return saveEnrollment(st, e)
 		}
 		if mesh, err = cfg.Mesh(en, MeshEnv{Blobs: cacheBlobs{blobs}, SaveKey: save}); err != nil {
 			return fmt.Errorf("node: joining the store LAN: %w", err)

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // ExchangeProtocolID is the small-message protocol: one bounded message each way, between listed devices only.
@@ -29,21 +27,9 @@ func (t *Host) Exchange(ctx context.Context, id string, msg []byte) ([]byte, err
 	if len(msg) > MaxExchangeMsg {
 		return nil, fmt.Errorf("transfer: exchange message of %d bytes over %d", len(msg), MaxExchangeMsg)
 	}
-	pid, err := peer.Decode(id)
+	s, err := t.openStream(ctx, id, ExchangeProtocolID, nil)
 	if err != nil {
-		return nil, fmt.Errorf("transfer: peer id %q: %w", id, err)
-	}
-	if !t.gater.ok(pid) {
-		return nil, fmt.Errorf("%w: %s", ErrNotAllowed, id)
-	}
-	dctx, cancel := context.WithTimeout(ctx, t.cfg.DialTimeout)
-	s, err := t.h.NewStream(dctx, pid, protocol.ID(ExchangeProtocolID))
-	cancel()
-	if err != nil {
-		if !t.gater.ok(pid) {
-			return nil, fmt.Errorf("%w: %s", ErrNotAllowed, id)
-		}
-		return nil, fmt.Errorf("transfer: open exchange with %s: %w", id, err)
+		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()

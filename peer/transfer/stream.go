@@ -135,28 +135,11 @@ func (t *Host) Fetch(ctx context.Context, id string, sha [32]byte, offset int64,
 	if offset < 0 {
 		return 0, fmt.Errorf("transfer: negative offset %d", offset)
 	}
-	pid, err := peer.Decode(id)
+	s, err := t.openStream(ctx, id, ProtocolID, t.fetchSem)
 	if err != nil {
-		return 0, fmt.Errorf("transfer: peer id %q: %w", id, err)
+		return 0, err
 	}
-	if !t.gater.ok(pid) {
-		return 0, fmt.Errorf("%w: %s", ErrNotAllowed, id)
-	}
-	select {
-	case t.fetchSem <- struct{}{}:
-		defer func() { <-t.fetchSem }()
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	dctx, cancel := context.WithTimeout(ctx, t.cfg.DialTimeout)
-	s, err := t.h.NewStream(dctx, pid, protocol.ID(ProtocolID))
-	cancel()
-	if err != nil {
-		if !t.gater.ok(pid) {
-			return 0, fmt.Errorf("%w: %s", ErrNotAllowed, id)
-		}
-		return 0, fmt.Errorf("transfer: open stream to %s: %w", id, err)
-	}
+	defer func() { <-t.fetchSem }()
 	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()
 	size, err = t.fetch(s, sha, offset, w, progress)
@@ -169,6 +152,38 @@ func (t *Host) Fetch(ctx context.Context, id string, sha [32]byte, offset int64,
 	}
 	_ = s.Close()
 	return size, nil
+}
+
+// openStream opens a stream of protocol proto to listed peer id, within DialTimeout. With sem set it first takes
+// a slot of it (waiting while ctx lasts) and holds it on success: the caller releases it; on error it is released.
+func (t *Host) openStream(ctx context.Context, id, proto string, sem chan struct{}) (network.Stream, error) {
+	pid, err := peer.Decode(id)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: peer id %q: %w", id, err)
+	}
+	if !t.gater.ok(pid) {
+		return nil, fmt.Errorf("%w: %s", ErrNotAllowed, id)
+	}
+	if sem != nil {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, t.cfg.DialTimeout)
+	s, err := t.h.NewStream(dctx, pid, protocol.ID(proto))
+	cancel()
+	if err != nil {
+		if sem != nil {
+			<-sem
+		}
+		if !t.gater.ok(pid) {
+			return nil, fmt.Errorf("%w: %s", ErrNotAllowed, id)
+		}
+		return nil, fmt.Errorf("transfer: open %s stream to %s: %w", proto, id, err)
+	}
+	return s, nil
 }
 
 func (t *Host) fetch(s network.Stream, sha [32]byte, offset int64, w io.Writer, progress func(int64)) (int64, error) {
